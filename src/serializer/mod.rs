@@ -1,0 +1,61 @@
+//! Value serializers: how a table turns values into stored bytes and stored bytes back into a
+//! borrowed view.
+//!
+//! A [`ValueSerializer`] never produces an owned value on the read path: [`decode`] returns an
+//! [`Output`] that borrows the stored bytes (an `&Archived<V>`, a FlatBuffers table, a `&[u8]`),
+//! and the table hands it to the caller's closure while the engine's buffer is alive.
+//!
+//! [`decode`]: ValueSerializer::decode
+//! [`Output`]: ValueSerializer::Output
+
+mod flatbuffers;
+mod raw;
+mod rkyv;
+
+pub use self::flatbuffers::{FlatBufferRoot, FlatBuffersSerializer};
+pub use self::raw::RawSerializer;
+pub use self::rkyv::{RkyvBytesSerializer, RkyvScratch, RkyvSerializer, RkyvValue};
+
+use crate::error::BoxError;
+
+/// Why a value could not be turned into stored bytes.
+#[derive(Debug)]
+pub enum EncodeError {
+    /// The serializer failed on a well-formed value (reported as [`Error::Serialize`]).
+    ///
+    /// [`Error::Serialize`]: crate::Error::Serialize
+    Serialize(BoxError),
+    /// Pre-serialized bytes failed validation (reported as [`Error::InvalidValue`]).
+    ///
+    /// [`Error::InvalidValue`]: crate::Error::InvalidValue
+    Invalid(BoxError),
+}
+
+/// Converts values of type `V` to bytes and stored bytes to a borrowed view.
+///
+/// # Contract
+/// - `decode` must accept every byte string `encode` produced, and must return an error — never
+///   panic or cause undefined behaviour — for any other byte string: stored bytes can be
+///   truncated, corrupted, or written by a table of another type.
+/// - `encode` must only return bytes that `decode` accepts: invalid input is refused with
+///   [`EncodeError::Invalid`] before it reaches the store.
+pub trait ValueSerializer<V: ?Sized>: Send + Sync + 'static {
+    /// The borrowed view of a stored value that read closures receive.
+    type Output<'a>;
+
+    /// Reusable buffers for encoding, so a batch of puts reuses one allocation.
+    type Scratch: Default;
+
+    /// The format's name, used in error messages (`"rkyv"`, `"flatbuffers"`, `"raw"`).
+    const FORMAT: &'static str;
+
+    /// Encodes `value`, into `scratch` if it needs to; returns the bytes to store.
+    fn encode<'s>(
+        &self,
+        value: &'s V,
+        scratch: &'s mut Self::Scratch,
+    ) -> Result<&'s [u8], EncodeError>;
+
+    /// Validates `bytes` and returns the view of the value they hold.
+    fn decode<'a>(&self, bytes: &'a [u8]) -> Result<Self::Output<'a>, BoxError>;
+}

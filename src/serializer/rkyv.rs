@@ -1,0 +1,134 @@
+//! rkyv values, validated on every read and accessed in place.
+//!
+//! zerotable builds rkyv with its `unaligned` format: every archived type has alignment 1, so
+//! an archive can be validated and read wherever the engine's page put it (redb does not align
+//! values; with rkyv's default aligned format about half of all reads would fail validation or
+//! need a copy). The format is a crate-wide rkyv switch: see the README, section "rkyv format".
+
+use std::marker::PhantomData;
+
+use rkyv::api::high::{HighSerializer, HighValidator};
+use rkyv::bytecheck::CheckBytes;
+use rkyv::rancor;
+use rkyv::ser::allocator::{Arena, ArenaHandle};
+use rkyv::util::AlignedVec;
+use rkyv::{Archive, Serialize};
+
+use super::{EncodeError, ValueSerializer};
+use crate::error::BoxError;
+
+/// A type zerotable can store with rkyv: serializable with rkyv's default serializer, and whose
+/// archived form can be validated by bytecheck (`#[derive(Archive, Serialize)]` gives both).
+pub trait RkyvValue:
+    Archive<Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>>>
+    + for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>>
+{
+}
+
+impl<T> RkyvValue for T where
+    T: Archive<Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>>>
+        + for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>>
+{
+}
+
+/// Validates `bytes` as an archived `V` and returns it in place.
+fn access<V: RkyvValue>(bytes: &[u8]) -> Result<&V::Archived, rancor::Error> {
+    rkyv::access::<V::Archived, rancor::Error>(bytes)
+}
+
+/// Encode buffers reused across the puts of a batch.
+#[derive(Default)]
+pub struct RkyvScratch {
+    bytes: AlignedVec,
+    arena: Arena,
+}
+
+/// Serializes owned `V` values with rkyv; reads give `&Archived<V>`, validated.
+pub struct RkyvSerializer<V>(PhantomData<fn() -> V>);
+
+/// Stores bytes that are already an archived `V` (validated before storing); reads give
+/// `&Archived<V>`, validated.
+pub struct RkyvBytesSerializer<V>(PhantomData<fn() -> V>);
+
+impl<V: RkyvValue + 'static> ValueSerializer<V> for RkyvSerializer<V> {
+    type Output<'a> = &'a V::Archived;
+    type Scratch = RkyvScratch;
+    const FORMAT: &'static str = "rkyv";
+
+    fn encode<'s>(&self, value: &'s V, scratch: &'s mut RkyvScratch) -> Result<&'s [u8], EncodeError> {
+        let mut bytes = std::mem::take(&mut scratch.bytes);
+        bytes.clear();
+        let bytes = rkyv::api::high::to_bytes_in_with_alloc::<_, _, rancor::Error>(
+            value,
+            bytes,
+            scratch.arena.acquire(),
+        )
+        .map_err(|e| EncodeError::Serialize(Box::new(e)))?;
+        scratch.bytes = bytes;
+        Ok(scratch.bytes.as_slice())
+    }
+
+    fn decode<'a>(&self, bytes: &'a [u8]) -> Result<&'a V::Archived, BoxError> {
+        Ok(access::<V>(bytes)?)
+    }
+}
+
+impl<V: RkyvValue> RkyvSerializer<V> {
+    /// Reads `bytes` as an archived `V` without validating them.
+    ///
+    /// # Safety
+    /// `bytes` must be exactly what this serializer's `encode` produced for some `V` (with the
+    /// same definition of `V`), unmodified. Corrupt or foreign bytes are undefined behaviour.
+    pub unsafe fn decode_unchecked<'a>(&self, bytes: &'a [u8]) -> &'a V::Archived {
+        // SAFETY: the caller guarantees `bytes` hold a valid archived `V`; with the `unaligned`
+        // format every archived type has alignment 1, so any address is suitably aligned.
+        unsafe { rkyv::access_unchecked::<V::Archived>(bytes) }
+    }
+}
+
+impl<V: RkyvValue + 'static> ValueSerializer<[u8]> for RkyvBytesSerializer<V> {
+    type Output<'a> = &'a V::Archived;
+    type Scratch = ();
+    const FORMAT: &'static str = "rkyv";
+
+    fn encode<'s>(&self, value: &'s [u8], _: &'s mut ()) -> Result<&'s [u8], EncodeError> {
+        access::<V>(value).map_err(|e| EncodeError::Invalid(Box::new(e)))?;
+        Ok(value)
+    }
+
+    fn decode<'a>(&self, bytes: &'a [u8]) -> Result<&'a V::Archived, BoxError> {
+        Ok(access::<V>(bytes)?)
+    }
+}
+
+/// Implements the marker-type boilerplate without requiring anything of `V`.
+macro_rules! phantom_serializer {
+    ($name:ident) => {
+        impl<V> $name<V> {
+            /// The serializer for `V`.
+            pub const fn new() -> Self {
+                $name(::std::marker::PhantomData)
+            }
+        }
+        impl<V> Default for $name<V> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+        impl<V> Clone for $name<V> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl<V> Copy for $name<V> {}
+        impl<V> ::std::fmt::Debug for $name<V> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                write!(f, "{}<{}>", stringify!($name), std::any::type_name::<V>())
+            }
+        }
+    };
+}
+pub(crate) use phantom_serializer;
+
+phantom_serializer!(RkyvSerializer);
+phantom_serializer!(RkyvBytesSerializer);
