@@ -70,7 +70,7 @@ pub mod testing;
 pub use backends::{Durability, MemoryDatabase, RedbDatabase, RedbOptions};
 pub use database::{BatchWriter, Database};
 pub use error::{Error, Result};
-pub use key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyDecodeError};
+pub use key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyDecodeError, KeyDecodeReason};
 pub use scan::Scanner;
 pub use serializer::{
     FlatBufferRoot, FlatBuffersSerializer, RawSerializer, RkyvBytesSerializer, RkyvSerializer,
