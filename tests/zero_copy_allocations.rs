@@ -1,0 +1,99 @@
+//! Zero-copy proof by counting heap allocations: a typed get allocates nothing on the memory
+//! engine, and no more than a raw redb lookup of the same key on redb.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+
+use common::{User, temp_redb, user};
+use redb::{ReadableDatabase, TableDefinition};
+use zerotable::{RedbDatabase, Storage};
+
+/// Counts allocations made by the current thread (tests run on parallel threads).
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every method forwards to the system allocator unchanged; the only addition is a
+// thread-local counter, whose const-initialised `Cell` never allocates or panics.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as ours, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours, forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as ours, forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// Heap allocations `work` makes on this thread.
+fn allocations(work: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    work();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+const LOOKUPS: u64 = 1_000;
+
+#[test]
+fn typed_get_on_the_memory_engine_allocates_nothing() {
+    let storage = Storage::in_memory();
+    let users = storage.rkyv_table::<u64, User>("users").unwrap();
+    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    let names = storage.raw_table::<(u64, i32)>("pairs").unwrap();
+    names.put(&(1, -1), b"x").unwrap();
+
+    let mut total = 0u64;
+    let count = allocations(|| {
+        for i in 0..LOOKUPS {
+            total += users.get(&i, |u| u.revenue.to_native() as u64).unwrap().unwrap();
+            assert!(users.contains(&i).unwrap());
+            total += names.get(&(1, -1), |b| b.len() as u64).unwrap().unwrap();
+        }
+    });
+    assert!(total > 0);
+    assert_eq!(count, 0, "typed gets on the memory engine must not allocate");
+}
+
+#[test]
+fn typed_get_on_redb_allocates_no_more_than_a_raw_redb_get() {
+    let (_dir, path) = temp_redb();
+    let db = Arc::new(RedbDatabase::open(&path).unwrap());
+    let storage = Storage::with_database(db.clone());
+    let users = storage.rkyv_table::<u64, User>("users").unwrap();
+    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    let raw_definition: TableDefinition<&[u8], &[u8]> = TableDefinition::new("users");
+
+    let raw_get = |i: u64| {
+        let txn = db.redb().begin_read().unwrap();
+        let table = txn.open_table(raw_definition).unwrap();
+        let guard = table.get(&i.to_be_bytes()[..]).unwrap().unwrap();
+        std::hint::black_box(guard.value().len());
+    };
+    let typed_get = |i: u64| {
+        let revenue = users.get(&i, |u| u.revenue.to_native()).unwrap();
+        std::hint::black_box(revenue.unwrap());
+    };
+    // Warm both paths (page cache, lazily initialised state) before counting.
+    (0..LOOKUPS).for_each(raw_get);
+    (0..LOOKUPS).for_each(typed_get);
+
+    let raw = allocations(|| (0..LOOKUPS).for_each(raw_get));
+    let typed = allocations(|| (0..LOOKUPS).for_each(typed_get));
+    println!("allocations per get: raw redb {}, typed {}", raw as f64 / LOOKUPS as f64, typed as f64 / LOOKUPS as f64);
+    assert!(typed <= raw, "typed get allocated {typed} times, raw redb {raw} (over {LOOKUPS} gets)");
+}
