@@ -11,6 +11,12 @@ use std::ops::ControlFlow;
 
 use crate::error::Result;
 
+/// The callback of [`Database::scan`]: gets each key and value, returns whether to go on.
+pub type ScanVisitor<'a> = dyn FnMut(&[u8], &[u8]) -> ControlFlow<()> + 'a;
+
+/// The closure of [`Database::write_batch`]: performs the batch's writes through the writer.
+pub type BatchFill<'a> = dyn FnMut(&mut dyn BatchWriter) -> Result<()> + 'a;
+
 /// A blocking, thread-safe key-value engine holding named tables of byte keys and byte values.
 ///
 /// # Contract
@@ -40,19 +46,11 @@ pub trait Database: Send + Sync {
 
     /// Runs `fill` against one write transaction on `table` and commits what it wrote, atomically.
     /// If `fill` returns an error (or panics), nothing it wrote is applied and the error is returned.
-    fn write_batch(
-        &self,
-        table: &str,
-        fill: &mut dyn FnMut(&mut dyn BatchWriter) -> Result<()>,
-    ) -> Result<()>;
+    fn write_batch(&self, table: &str, fill: &mut BatchFill<'_>) -> Result<()>;
 
     /// Visits every entry of `table` in ascending key order until `visit` breaks, all from one
     /// consistent view of the table.
-    fn scan(
-        &self,
-        table: &str,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
-    ) -> Result<()>;
+    fn scan(&self, table: &str, visit: &mut ScanVisitor<'_>) -> Result<()>;
 
     /// Number of entries in `table`.
     fn len(&self, table: &str) -> Result<u64>;

@@ -68,7 +68,7 @@ pub mod table;
 pub mod testing;
 
 pub use backends::{Durability, MemoryDatabase, RedbDatabase, RedbOptions};
-pub use database::{BatchWriter, Database};
+pub use database::{BatchFill, BatchWriter, Database, ScanVisitor};
 pub use error::{Error, Result};
 pub use key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyDecodeError, KeyDecodeReason};
 pub use scan::Scanner;
@@ -78,6 +78,11 @@ pub use serializer::{
 };
 pub use storage::{FlatBuffersTable, RawTable, RkyvBytesTable, RkyvTable, Storage};
 pub use table::Table;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// The rkyv this crate is built against (with its `unaligned` format), for deriving stored types.
 pub use rkyv;

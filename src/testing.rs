@@ -60,7 +60,11 @@ fn get_copy(db: &dyn Database, table: &str, key: &[u8]) -> Option<Vec<u8>> {
     let found = db
         .get(table, key, &mut |bytes| out = Some(bytes.to_vec()))
         .expect("get");
-    assert_eq!(found, out.is_some(), "get's return value must match the callback");
+    assert_eq!(
+        found,
+        out.is_some(),
+        "get's return value must match the callback"
+    );
     out
 }
 
@@ -165,7 +169,10 @@ pub fn batch_applies_all_writes(f: &Fixture) {
         assert!(w.delete(b"old")?);
         assert!(!w.delete(b"old")?);
         w.put(b"tmp", b"y")?;
-        assert!(w.delete(b"tmp")?, "a batch's delete sees the batch's own put");
+        assert!(
+            w.delete(b"tmp")?,
+            "a batch's delete sees the batch's own put"
+        );
         Ok(())
     })
     .unwrap();
@@ -249,7 +256,10 @@ pub fn callbacks_may_reenter_and_scan_sees_snapshot(f: &Fixture) {
         ControlFlow::Continue(())
     })
     .unwrap();
-    assert_eq!(seen, 5, "the scan must not see writes committed after it began");
+    assert_eq!(
+        seen, 5,
+        "the scan must not see writes committed after it began"
+    );
     assert_eq!(get_copy(db, "t", &[9]).as_deref(), Some(&[9u8][..]));
     assert_eq!(get_copy(db, "t", &[4]), None);
 }

@@ -17,7 +17,9 @@ fn plant(storage: &Storage, table: &str, key: u64, bytes: &[u8]) {
 
 fn assert_corrupt<T: std::fmt::Debug>(result: zerotable::Result<T>, table: &str, key: u64) {
     match result {
-        Err(Error::CorruptValue { table: t, key: k, .. }) => {
+        Err(Error::CorruptValue {
+            table: t, key: k, ..
+        }) => {
             assert_eq!(t, table);
             assert_eq!(k.0, key.to_be_bytes());
         }
@@ -54,7 +56,15 @@ fn truncated_and_garbage_rkyv_values_are_corrupt_value_errors() {
 fn a_value_of_another_type_is_a_corrupt_value_error() {
     on_every_engine(|_, storage| {
         let sessions = storage.rkyv_table::<u64, Session>("mixed").unwrap();
-        sessions.put(&1, &Session { user_id: 1, token: [0; 16] }).unwrap();
+        sessions
+            .put(
+                &1,
+                &Session {
+                    user_id: 1,
+                    token: [0; 16],
+                },
+            )
+            .unwrap();
         let users = storage.rkyv_table::<u64, User>("mixed").unwrap();
         assert_corrupt(users.get(&1, |u| u.name.len()), "mixed", 1);
         let monsters = storage.flatbuffers_table::<u64, Monster>("mixed").unwrap();
@@ -76,9 +86,17 @@ fn corrupt_entries_stop_scans_with_the_key_named() {
             })
         });
         assert_corrupt(result, "users", 5);
-        assert_eq!(seen, [0, 1, 2, 3, 4], "entries before the corrupt one were visited");
+        assert_eq!(
+            seen,
+            [0, 1, 2, 3, 4],
+            "entries before the corrupt one were visited"
+        );
         assert_corrupt(users.filter_map(|id, _| Some(*id)), "users", 5);
-        assert_corrupt(users.scan_with(|s| s.fold(0, |n, _, _| Ok(n + 1))), "users", 5);
+        assert_corrupt(
+            users.scan_with(|s| s.fold(0, |n, _, _| Ok(n + 1))),
+            "users",
+            5,
+        );
     });
 }
 
@@ -102,7 +120,9 @@ fn undecodable_keys_are_key_decode_errors() {
 #[test]
 fn garbage_flatbuffers_values_are_corrupt_value_errors() {
     on_every_engine(|_, storage| {
-        let monsters = storage.flatbuffers_table::<u64, Monster>("monsters").unwrap();
+        let monsters = storage
+            .flatbuffers_table::<u64, Monster>("monsters")
+            .unwrap();
         let good = monster_bytes("orc", 80);
         for cut in [0, 3, good.len() / 2, good.len() - 1] {
             plant(&storage, "monsters", 1, &good[..cut]);
@@ -119,8 +139,12 @@ fn garbage_flatbuffers_values_are_corrupt_value_errors() {
 fn invalid_pre_serialized_values_are_rejected_and_not_stored() {
     on_every_engine(|_, storage| {
         // `User` has invalid bit patterns (a bool, relative pointers), so junk cannot pass as one.
-        let sessions = storage.rkyv_borrowed_table::<u64, User>("sessions").unwrap();
-        let monsters = storage.flatbuffers_table::<u64, Monster>("monsters").unwrap();
+        let sessions = storage
+            .rkyv_borrowed_table::<u64, User>("sessions")
+            .unwrap();
+        let monsters = storage
+            .flatbuffers_table::<u64, Monster>("monsters")
+            .unwrap();
         let good_session = rkyv::to_bytes::<rkyv::rancor::Error>(&user(1)).unwrap();
         let good_monster = monster_bytes("orc", 1);
         let invalid: [&[u8]; 3] = [b"", b"\x01\x02\x03", &[0xFF; 64]];
@@ -131,7 +155,10 @@ fn invalid_pre_serialized_values_are_rejected_and_not_stored() {
             ));
             assert!(matches!(
                 monsters.put(&1, bytes),
-                Err(Error::InvalidValue { format: "flatbuffers", .. })
+                Err(Error::InvalidValue {
+                    format: "flatbuffers",
+                    ..
+                })
             ));
         }
         assert!(matches!(
@@ -146,8 +173,14 @@ fn invalid_pre_serialized_values_are_rejected_and_not_stored() {
 
         // In a batch, one invalid value rejects the whole batch.
         let batch: Vec<(u64, &[u8])> = vec![(1, &good_session), (2, b"junk")];
-        assert!(matches!(sessions.put_batch(batch), Err(Error::InvalidValue { .. })));
-        assert!(sessions.is_empty().unwrap(), "a failed batch stores nothing");
+        assert!(matches!(
+            sessions.put_batch(batch),
+            Err(Error::InvalidValue { .. })
+        ));
+        assert!(
+            sessions.is_empty().unwrap(),
+            "a failed batch stores nothing"
+        );
     });
 }
 
@@ -155,7 +188,15 @@ fn invalid_pre_serialized_values_are_rejected_and_not_stored() {
 fn invalid_table_names_are_refused_with_the_rule_broken() {
     let storage = Storage::in_memory();
     let too_long = "t".repeat(65);
-    for name in ["", "has space", "dash-ed", "dot.ted", "ünïcode", "slash/", too_long.as_str()] {
+    for name in [
+        "",
+        "has space",
+        "dash-ed",
+        "dot.ted",
+        "ünïcode",
+        "slash/",
+        too_long.as_str(),
+    ] {
         match storage.raw_table::<u64>(name) {
             Err(Error::InvalidTableName { name: n, reason }) => {
                 assert_eq!(n, name);
@@ -180,5 +221,8 @@ fn errors_keep_their_source_and_name_the_table() {
     assert_eq!(err.table(), Some("users"));
     assert!(std::error::Error::source(&err).is_some());
     let message = err.to_string();
-    assert!(message.contains("users") && message.contains("0x0000000000000007"), "{message}");
+    assert!(
+        message.contains("users") && message.contains("0x0000000000000007"),
+        "{message}"
+    );
 }

@@ -29,7 +29,7 @@ fn four_readers_and_one_writer_share_a_table() {
                             assert_eq!(id, key);
                             assert_eq!(name, format!("user{key}"));
                         }
-                        if reads % 50 == 0 {
+                        if reads.is_multiple_of(50) {
                             let rows = users.scan_with(|s| {
                                 s.fold(0u64, |n, id, u| {
                                     assert_eq!(*id, u.id.to_native());

@@ -22,7 +22,12 @@ fn a_panic_in_get_or_scan_propagates_and_storage_stays_usable() {
             "{engine}: the caller's own panic payload comes back"
         );
         let in_fold = catch_unwind(AssertUnwindSafe(|| {
-            users.scan_with(|s| s.fold(0, |n, id, _| if *id == 5 { panic!("fold") } else { Ok(n + 1) }))
+            users.scan_with(|s| {
+                s.fold(
+                    0,
+                    |n, id, _| if *id == 5 { panic!("fold") } else { Ok(n + 1) },
+                )
+            })
         }));
         assert!(in_fold.is_err());
         let in_filter = catch_unwind(AssertUnwindSafe(|| {
@@ -30,7 +35,13 @@ fn a_panic_in_get_or_scan_propagates_and_storage_stays_usable() {
         }));
         assert!(in_filter.is_err());
         let in_batch = catch_unwind(AssertUnwindSafe(|| {
-            users.put_batch((100..110).map(|i| if i == 105 { panic!("producer") } else { (i, user(i)) }))
+            users.put_batch((100..110).map(|i| {
+                if i == 105 {
+                    panic!("producer")
+                } else {
+                    (i, user(i))
+                }
+            }))
         }));
         assert!(in_batch.is_err());
 

@@ -14,7 +14,10 @@ fn every_value_kind_survives_reopen() {
         let users = storage.rkyv_table::<u64, User>("users").unwrap();
         users.put_batch((0..1_000).map(|i| (i, user(i)))).unwrap();
         users.delete(&500).unwrap();
-        let session = Session { user_id: 3, token: [3; 16] };
+        let session = Session {
+            user_id: 3,
+            token: [3; 16],
+        };
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&session).unwrap();
         storage
             .rkyv_borrowed_table::<u64, Session>("sessions")
@@ -26,21 +29,34 @@ fn every_value_kind_survives_reopen() {
             .unwrap()
             .put(&4, &monster_bytes("troll", 300))
             .unwrap();
-        storage.raw_table::<String>("cache").unwrap().put("k", b"v").unwrap();
+        storage
+            .raw_table::<String>("cache")
+            .unwrap()
+            .put("k", b"v")
+            .unwrap();
     }
     let storage = Storage::open(&path).unwrap();
     let users = storage.rkyv_table::<u64, User>("users").unwrap();
     assert_eq!(users.len().unwrap(), 999);
     assert_eq!(users.get(&500, |u| u.id).unwrap(), None);
-    assert_eq!(users.get(&999, |u| u.email.to_string()).unwrap().unwrap(), "user999@example.com");
-    let ids = users.scan_with(|s| s.fold(0u64, |sum, id, u| {
-        assert_eq!(*id, u.id.to_native());
-        Ok(sum + id)
-    }));
+    assert_eq!(
+        users.get(&999, |u| u.email.to_string()).unwrap().unwrap(),
+        "user999@example.com"
+    );
+    let ids = users.scan_with(|s| {
+        s.fold(0u64, |sum, id, u| {
+            assert_eq!(*id, u.id.to_native());
+            Ok(sum + id)
+        })
+    });
     assert_eq!(ids.unwrap(), (0..1_000).sum::<u64>() - 500);
-    let sessions = storage.rkyv_borrowed_table::<u64, Session>("sessions").unwrap();
+    let sessions = storage
+        .rkyv_borrowed_table::<u64, Session>("sessions")
+        .unwrap();
     assert_eq!(sessions.get(&3, |s| s.token).unwrap(), Some([3; 16]));
-    let monsters = storage.flatbuffers_table::<u64, Monster>("monsters").unwrap();
+    let monsters = storage
+        .flatbuffers_table::<u64, Monster>("monsters")
+        .unwrap();
     assert_eq!(monsters.get(&4, |m| m.hp()).unwrap(), Some(300));
     let cache = storage.raw_table::<String>("cache").unwrap();
     assert_eq!(cache.get("k", |v| v.to_vec()).unwrap(), Some(b"v".to_vec()));

@@ -27,19 +27,24 @@ fn misaligned_values_from_redb_validate_and_read_in_place() {
     for i in 0..2_000u64 {
         // Where does redb put the value? (Raw engine read, same key encoding as the table.)
         db.get("users", &i.to_be_bytes(), &mut |bytes| {
-            if bytes.as_ptr() as usize % 8 != 0 {
+            if !(bytes.as_ptr() as usize).is_multiple_of(8) {
                 misaligned += 1;
             }
         })
         .unwrap();
         // The typed read validates the same bytes at that address and reads them in place.
         let (id, name_ptr) = users
-            .get(&i, |u| (u.id.to_native(), u.name.as_str().as_ptr() as usize))
+            .get(&i, |u| {
+                (u.id.to_native(), u.name.as_str().as_ptr() as usize)
+            })
             .unwrap()
             .unwrap();
         assert_eq!(id, i);
         assert_ne!(name_ptr, 0);
     }
     // Without misaligned values this test would prove nothing: make sure redb produced them.
-    assert!(misaligned > 100, "only {misaligned} of 2000 values were misaligned");
+    assert!(
+        misaligned > 100,
+        "only {misaligned} of 2000 values were misaligned"
+    );
 }

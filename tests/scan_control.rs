@@ -17,7 +17,11 @@ fn scans_visit_in_natural_key_order() {
             .unwrap();
         let mut sorted = keys.to_vec();
         sorted.sort();
-        assert_eq!(by_signed.filter_map(|k, _| Some(*k)).unwrap(), sorted, "{engine}");
+        assert_eq!(
+            by_signed.filter_map(|k, _| Some(*k)).unwrap(),
+            sorted,
+            "{engine}"
+        );
     });
 }
 
@@ -44,7 +48,11 @@ fn a_closure_error_stops_the_scan_and_is_returned() {
 
         let folded = users.scan_with(|s| {
             s.fold(0u64, |acc, id, _| {
-                if *id == 3 { Err(Error::callback("fold refused")) } else { Ok(acc + id) }
+                if *id == 3 {
+                    Err(Error::callback("fold refused"))
+                } else {
+                    Ok(acc + id)
+                }
             })
         });
         assert!(matches!(folded, Err(Error::Callback { .. })));
@@ -79,7 +87,10 @@ fn empty_and_never_written_tables_scan_to_nothing() {
         assert!(users.is_empty().unwrap());
         assert_eq!(users.get(&1, |u| u.id).unwrap(), None);
         assert!(!users.delete(&1).unwrap());
-        assert_eq!(users.scan_with(|s| s.fold(7, |n, _, _| Ok(n + 1))).unwrap(), 7);
+        assert_eq!(
+            users.scan_with(|s| s.fold(7, |n, _, _| Ok(n + 1))).unwrap(),
+            7
+        );
         assert!(users.filter_map(|id, _| Some(*id)).unwrap().is_empty());
     });
 }

@@ -12,14 +12,19 @@ fn design_card_usage_works_on_every_engine() {
         let sessions = storage
             .rkyv_borrowed_table::<u64, Session>("sessions")
             .unwrap();
-        let monsters = storage.flatbuffers_table::<u64, Monster>("monsters").unwrap();
+        let monsters = storage
+            .flatbuffers_table::<u64, Monster>("monsters")
+            .unwrap();
         let cache = storage.raw_table::<String>("cache").unwrap();
 
         users.put(&123, &user(123)).unwrap();
         let name_len: Option<usize> = users.get(&123, |u| u.name.len()).unwrap();
         assert_eq!(name_len, Some("user123".len()), "{engine}");
 
-        let session = Session { user_id: 123, token: [7; 16] };
+        let session = Session {
+            user_id: 123,
+            token: [7; 16],
+        };
         let session_bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&session).unwrap();
         sessions.put(&456, &session_bytes).unwrap();
         assert_eq!(sessions.get(&456, |s| s.token).unwrap(), Some([7; 16]));
@@ -29,13 +34,18 @@ fn design_card_usage_works_on_every_engine() {
         assert_eq!(hp, Some(80), "{engine}");
 
         cache.put("session", b"opaque").unwrap();
-        assert_eq!(cache.get("session", |b| b.to_vec()).unwrap(), Some(b"opaque".to_vec()));
+        assert_eq!(
+            cache.get("session", |b| b.to_vec()).unwrap(),
+            Some(b"opaque".to_vec())
+        );
 
         let existed: bool = users.delete(&123).unwrap();
         assert!(existed);
         assert!(!users.contains(&123).unwrap());
 
-        users.put_batch(vec![(1, user(1)), (2, user(2)), (3, user(3))]).unwrap();
+        users
+            .put_batch(vec![(1, user(1)), (2, user(2)), (3, user(3))])
+            .unwrap();
         assert_eq!(users.len().unwrap(), 3);
         assert!(!users.is_empty().unwrap());
 

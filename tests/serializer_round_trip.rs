@@ -14,7 +14,9 @@ fn rkyv_values_round_trip_every_field() {
         }
         for i in 0..50 {
             let back = users
-                .get(&i, |u| rkyv::deserialize::<User, rkyv::rancor::Error>(u).unwrap())
+                .get(&i, |u| {
+                    rkyv::deserialize::<User, rkyv::rancor::Error>(u).unwrap()
+                })
                 .unwrap();
             assert_eq!(back, Some(user(i)), "{engine}");
         }
@@ -42,11 +44,16 @@ fn pre_archived_rkyv_bytes_round_trip() {
         let sessions = storage
             .rkyv_borrowed_table::<u64, Session>("sessions")
             .unwrap();
-        let session = Session { user_id: 9, token: *b"0123456789abcdef" };
+        let session = Session {
+            user_id: 9,
+            token: *b"0123456789abcdef",
+        };
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&session).unwrap();
         sessions.put(&9, &bytes).unwrap();
         let back = sessions
-            .get(&9, |s| rkyv::deserialize::<Session, rkyv::rancor::Error>(s).unwrap())
+            .get(&9, |s| {
+                rkyv::deserialize::<Session, rkyv::rancor::Error>(s).unwrap()
+            })
             .unwrap();
         assert_eq!(back, Some(session));
     });
@@ -55,7 +62,9 @@ fn pre_archived_rkyv_bytes_round_trip() {
 #[test]
 fn flatbuffers_values_round_trip_every_field() {
     on_every_engine(|_, storage| {
-        let monsters = storage.flatbuffers_table::<u64, Monster>("monsters").unwrap();
+        let monsters = storage
+            .flatbuffers_table::<u64, Monster>("monsters")
+            .unwrap();
         monsters.put(&1, &monster_bytes("orc", 80)).unwrap();
         let fields = monsters
             .get(&1, |m| {

@@ -60,13 +60,19 @@ fn typed_get_on_the_memory_engine_allocates_nothing() {
     let mut total = 0u64;
     let count = allocations(|| {
         for i in 0..LOOKUPS {
-            total += users.get(&i, |u| u.revenue.to_native() as u64).unwrap().unwrap();
+            total += users
+                .get(&i, |u| u.revenue.to_native() as u64)
+                .unwrap()
+                .unwrap();
             assert!(users.contains(&i).unwrap());
             total += names.get(&(1, -1), |b| b.len() as u64).unwrap().unwrap();
         }
     });
     assert!(total > 0);
-    assert_eq!(count, 0, "typed gets on the memory engine must not allocate");
+    assert_eq!(
+        count, 0,
+        "typed gets on the memory engine must not allocate"
+    );
 }
 
 #[test]
@@ -94,6 +100,13 @@ fn typed_get_on_redb_allocates_no_more_than_a_raw_redb_get() {
 
     let raw = allocations(|| (0..LOOKUPS).for_each(raw_get));
     let typed = allocations(|| (0..LOOKUPS).for_each(typed_get));
-    println!("allocations per get: raw redb {}, typed {}", raw as f64 / LOOKUPS as f64, typed as f64 / LOOKUPS as f64);
-    assert!(typed <= raw, "typed get allocated {typed} times, raw redb {raw} (over {LOOKUPS} gets)");
+    println!(
+        "allocations per get: raw redb {}, typed {}",
+        raw as f64 / LOOKUPS as f64,
+        typed as f64 / LOOKUPS as f64
+    );
+    assert!(
+        typed <= raw,
+        "typed get allocated {typed} times, raw redb {raw} (over {LOOKUPS} gets)"
+    );
 }

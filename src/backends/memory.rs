@@ -7,10 +7,9 @@
 //! view copies the table first (copy-on-write), so writers never wait for readers.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::database::{BatchWriter, Database};
+use crate::database::{BatchFill, BatchWriter, Database, ScanVisitor};
 use crate::error::Result;
 
 type TableMap = BTreeMap<Box<[u8]>, Arc<[u8]>>;
@@ -89,11 +88,7 @@ impl Database for MemoryDatabase {
         Ok(self.mutate(table, |map| map.remove(key).is_some()))
     }
 
-    fn write_batch(
-        &self,
-        table: &str,
-        fill: &mut dyn FnMut(&mut dyn BatchWriter) -> Result<()>,
-    ) -> Result<()> {
+    fn write_batch(&self, table: &str, fill: &mut BatchFill<'_>) -> Result<()> {
         let _writer = self.lock_writer();
         let mut batch = MemoryBatch {
             db: self,
@@ -118,11 +113,7 @@ impl Database for MemoryDatabase {
         Ok(())
     }
 
-    fn scan(
-        &self,
-        table: &str,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
-    ) -> Result<()> {
+    fn scan(&self, table: &str, visit: &mut ScanVisitor<'_>) -> Result<()> {
         let Some(snapshot) = self.snapshot(table) else {
             return Ok(());
         };
@@ -135,7 +126,10 @@ impl Database for MemoryDatabase {
     }
 
     fn len(&self, table: &str) -> Result<u64> {
-        Ok(self.read_tables().get(table).map_or(0, |map| map.len() as u64))
+        Ok(self
+            .read_tables()
+            .get(table)
+            .map_or(0, |map| map.len() as u64))
     }
 }
 

@@ -4,12 +4,11 @@
 //! read transaction and hand the access guard's bytes to the caller's callback, so a typed read
 //! touches the value where it sits in redb's page cache.
 
-use std::ops::ControlFlow;
 use std::path::Path;
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError};
 
-use crate::database::{BatchWriter, Database};
+use crate::database::{BatchFill, BatchWriter, Database, ScanVisitor};
 use crate::error::{Error, Result};
 
 /// How hard a commit works to reach the disk before returning.
@@ -178,21 +177,13 @@ impl Database for RedbDatabase {
         })
     }
 
-    fn write_batch(
-        &self,
-        table: &str,
-        fill: &mut dyn FnMut(&mut dyn BatchWriter) -> Result<()>,
-    ) -> Result<()> {
+    fn write_batch(&self, table: &str, fill: &mut BatchFill<'_>) -> Result<()> {
         self.write_table(table, "batch", |handle| {
             fill(&mut RedbBatch { table, handle })
         })
     }
 
-    fn scan(
-        &self,
-        table: &str,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
-    ) -> Result<()> {
+    fn scan(&self, table: &str, visit: &mut ScanVisitor<'_>) -> Result<()> {
         self.read_table(table, "scan", (), |handle| {
             for entry in handle.iter().map_err(engine(table, "scan"))? {
                 let (key, value) = entry.map_err(engine(table, "scan"))?;

@@ -55,7 +55,11 @@ impl<V: RkyvValue + 'static> ValueSerializer<V> for RkyvSerializer<V> {
     type Scratch = RkyvScratch;
     const FORMAT: &'static str = "rkyv";
 
-    fn encode<'s>(&self, value: &'s V, scratch: &'s mut RkyvScratch) -> Result<&'s [u8], EncodeError> {
+    fn encode<'s>(
+        &self,
+        value: &'s V,
+        scratch: &'s mut RkyvScratch,
+    ) -> Result<&'s [u8], EncodeError> {
         let mut bytes = std::mem::take(&mut scratch.bytes);
         bytes.clear();
         let bytes = rkyv::api::high::to_bytes_in_with_alloc::<_, _, rancor::Error>(

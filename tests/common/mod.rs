@@ -32,7 +32,7 @@ pub fn user(i: u64) -> User {
         id: i,
         name: format!("user{i}"),
         email: format!("user{i}@example.com"),
-        active: i % 3 != 0,
+        active: !i.is_multiple_of(3),
         revenue: (i % 100) as f64 * 1.5,
         tags: (0..i % 4).map(|t| format!("tag{t}")).collect(),
     }
