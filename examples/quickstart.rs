@@ -56,8 +56,22 @@ const FIRST_NAMES: [&str; 16] = [
     "ken", "leslie", "margaret", "niklaus", "radia", "tony",
 ];
 const LAST_NAMES: [&str; 16] = [
-    "lovelace", "turing", "liskov", "kernighan", "shannon", "knuth", "dijkstra", "allen", "hopper",
-    "backus", "thompson", "lamport", "hamilton", "wirth", "perlman", "hoare",
+    "lovelace",
+    "turing",
+    "liskov",
+    "kernighan",
+    "shannon",
+    "knuth",
+    "dijkstra",
+    "allen",
+    "hopper",
+    "backus",
+    "thompson",
+    "lamport",
+    "hamilton",
+    "wirth",
+    "perlman",
+    "hoare",
 ];
 const TAGS: [&str; 8] = [
     "beta",
@@ -107,13 +121,13 @@ fn make_user(id: u64) -> User {
     let mut rng = XorShift64::new(id);
     let first = FIRST_NAMES[rng.below(16) as usize];
     let last = LAST_NAMES[rng.below(16) as usize];
-    let tags = (0..rng.below(4))
+    let tags = (0..1 + rng.below(4))
         .map(|_| TAGS[rng.below(8) as usize].to_owned())
         .collect();
     User {
         id,
         name: format!("{first} {last}"),
-        email: format!("{first}.{last}.{id}@example.com"),
+        email: format!("{first}.{last}.{id}@mail.example.org"),
         active: rng.below(10) < 7,
         revenue: rng.below(100_000) as f64 / 100.0,
         tags,
@@ -125,7 +139,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -175,7 +189,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         let started = Instant::now();
         users.put_batch((start..end).map(|id| (id, make_user(id))))?;
         report(
-            &format!("  put_batch chunk {:>2}/{}", chunk + 1, USERS.div_ceil(CHUNK)),
+            &format!(
+                "  put_batch chunk {:>2}/{}",
+                chunk + 1,
+                USERS.div_ceil(CHUNK)
+            ),
             end - start,
             started.elapsed(),
         );
