@@ -22,8 +22,11 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use redb::{ReadableDatabase, TableDefinition};
-use rkyv::{Archive, Serialize};
 use zerotable::{RedbDatabase, Storage};
+
+#[path = "../examples/support/mod.rs"]
+mod support;
+use support::{User, XorShift64, make_user};
 
 /// Rows in the table.
 const ROWS: u64 = 100_000;
@@ -33,55 +36,6 @@ const KEYS: usize = 1 << 16;
 const TABLE: &str = "users";
 /// How zerotable lays out every table in redb.
 const RAW_USERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new(TABLE);
-
-/// A typical application record: scalars, strings and a list of strings.
-#[derive(Archive, Serialize)]
-struct User {
-    id: u64,
-    name: String,
-    email: String,
-    active: bool,
-    revenue: f64,
-    tags: Vec<String>,
-}
-
-const NAMES: [&str; 8] = [
-    "ada", "alan", "barbara", "edsger", "grace", "leslie", "margaret", "tony",
-];
-const TAGS: [&str; 6] = ["beta", "enterprise", "newsletter", "mobile", "trial", "vip"];
-
-/// A deterministic xorshift64 generator.
-struct XorShift64(u64);
-
-impl XorShift64 {
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next_u64() % bound
-    }
-}
-
-fn make_user(id: u64) -> User {
-    let mut rng = XorShift64(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let name = NAMES[rng.below(8) as usize];
-    User {
-        id,
-        name: format!("{name} {id}"),
-        email: format!("{name}.{id}@mail.example.org"),
-        active: rng.below(10) < 7,
-        revenue: rng.below(100_000) as f64 / 100.0,
-        tags: (0..1 + rng.below(4))
-            .map(|_| TAGS[rng.below(6) as usize].to_owned())
-            .collect(),
-    }
-}
 
 fn load(storage: &Storage) {
     storage
@@ -113,7 +67,7 @@ fn point_get(c: &mut Criterion) {
     let raw = on_redb.raw_table::<u64>(TABLE).expect("table");
     let typed_memory = in_memory.rkyv_table::<u64, User>(TABLE).expect("table");
 
-    let mut rng = XorShift64(0x5EED);
+    let mut rng = XorShift64::new(0x5EED);
     let keys: Vec<u64> = (0..KEYS).map(|_| rng.below(ROWS)).collect();
 
     let mut group = c.benchmark_group("point_get");

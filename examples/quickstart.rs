@@ -28,8 +28,10 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rkyv::{Archive, Serialize};
 use zerotable::Storage;
+
+mod support;
+use support::{User, XorShift64, make_user};
 
 /// Rows loaded.
 const USERS: u64 = 1_000_000;
@@ -39,100 +41,6 @@ const CHUNK: u64 = 100_000;
 const LOOKUPS: u64 = 100_000;
 /// Revenue above which an active user is reported by the `filter_map` step.
 const REVENUE_THRESHOLD: f64 = 990.0;
-
-/// A typical application record: scalars, strings and a list of strings.
-#[derive(Archive, Serialize)]
-struct User {
-    id: u64,
-    name: String,
-    email: String,
-    active: bool,
-    revenue: f64,
-    tags: Vec<String>,
-}
-
-const FIRST_NAMES: [&str; 16] = [
-    "ada", "alan", "barbara", "brian", "claude", "donald", "edsger", "frances", "grace", "john",
-    "ken", "leslie", "margaret", "niklaus", "radia", "tony",
-];
-const LAST_NAMES: [&str; 16] = [
-    "lovelace",
-    "turing",
-    "liskov",
-    "kernighan",
-    "shannon",
-    "knuth",
-    "dijkstra",
-    "allen",
-    "hopper",
-    "backus",
-    "thompson",
-    "lamport",
-    "hamilton",
-    "wirth",
-    "perlman",
-    "hoare",
-];
-const TAGS: [&str; 8] = [
-    "beta",
-    "enterprise",
-    "newsletter",
-    "mobile",
-    "trial",
-    "vip",
-    "europe",
-    "americas",
-];
-
-/// SplitMix64: turns any `u64` (here a user id) into a well-mixed one.
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A tiny deterministic xorshift64 generator.
-struct XorShift64(u64);
-
-impl XorShift64 {
-    fn new(seed: u64) -> Self {
-        // xorshift must not start at zero.
-        XorShift64(splitmix64(seed) | 1)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A value in `0..bound` (the modulo bias is irrelevant here).
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next_u64() % bound
-    }
-}
-
-/// The user with id `id`: always the same for the same id.
-fn make_user(id: u64) -> User {
-    let mut rng = XorShift64::new(id);
-    let first = FIRST_NAMES[rng.below(16) as usize];
-    let last = LAST_NAMES[rng.below(16) as usize];
-    let tags = (0..1 + rng.below(4))
-        .map(|_| TAGS[rng.below(8) as usize].to_owned())
-        .collect();
-    User {
-        id,
-        name: format!("{first} {last}"),
-        email: format!("{first}.{last}.{id}@mail.example.org"),
-        active: rng.below(10) < 7,
-        revenue: rng.below(100_000) as f64 / 100.0,
-        tags,
-    }
-}
 
 /// `1234567` as `1,234,567`.
 fn thousands(n: u64) -> String {

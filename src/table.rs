@@ -116,14 +116,8 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        let mut read = Some(read);
-        let mut result = None;
-        self.db.get(&self.name, key, &mut |bytes| {
-            if let Some(read) = read.take() {
-                result = Some(self.decode(key, bytes).map(read));
-            }
-        })?;
-        result.transpose()
+        self.read_stored(key, |bytes| self.decode(key, bytes).map(read))?
+            .transpose()
     }
 
     /// Whether `key` is present (its value is not decoded).
@@ -197,6 +191,20 @@ where
             Ok(ControlFlow::Continue(()))
         })?;
         Ok(found)
+    }
+
+    /// Runs `read` on the stored bytes of `key`, if present.
+    fn read_stored<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        // The engine takes an `FnMut`; it calls it at most once per the `Database` contract, and
+        // a misbehaving engine calling it again is ignored rather than allowed to panic here.
+        let mut read = Some(read);
+        let mut result = None;
+        self.db.get(&self.name, key, &mut |bytes| {
+            if let Some(read) = read.take() {
+                result = Some(read(bytes));
+            }
+        })?;
+        Ok(result)
     }
 
     /// Visits decoded entries in key order until `visit` breaks or fails. A key or value that
@@ -279,16 +287,10 @@ where
         F: FnOnce(&V::Archived) -> R,
     {
         let mut arena = KeyArena::new();
-        let mut read = Some(read);
-        let mut result = None;
-        self.db
-            .get(&self.name, key.key_bytes(&mut arena), &mut |bytes| {
-                if let Some(read) = read.take() {
-                    // SAFETY: the caller guarantees the stored bytes are a valid archived `V`
-                    // written by this table's serializer (this function's contract).
-                    result = Some(read(unsafe { self.serializer.decode_unchecked(bytes) }));
-                }
-            })?;
-        Ok(result)
+        self.read_stored(key.key_bytes(&mut arena), |bytes| {
+            // SAFETY: the caller guarantees the stored bytes are a valid archived `V` written
+            // by this table's serializer (this function's contract).
+            read(unsafe { self.serializer.decode_unchecked(bytes) })
+        })
     }
 }
