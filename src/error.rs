@@ -35,9 +35,10 @@ pub enum Error {
     /// [`redb::Error`].
     #[error("storage engine failed during {operation} on table `{table}`")]
     Engine {
-        /// The table being worked on.
+        /// The table being worked on (`"*"` for database-wide operations such as `commit`).
         table: String,
-        /// What was being done: `"get"`, `"put"`, `"delete"`, `"batch"`, `"scan"`, `"len"`.
+        /// What was being done: `"get"`, `"put"`, `"delete"`, `"batch"`, `"range"`, `"len"`,
+        /// `"commit"`, `"compact"`, ….
         operation: &'static str,
         /// The engine's error.
         #[source]
@@ -108,6 +109,18 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// The table was created with another key type, serializer, value type or version than it
+    /// is being opened with. Nothing was read: open it with its original types, or migrate it.
+    #[error("table `{table}` was created as [{stored}], not [{requested}]")]
+    TableTypeMismatch {
+        /// The table.
+        table: String,
+        /// What the table was created as.
+        stored: String,
+        /// What it was being opened as.
+        requested: String,
+    },
+
     /// A caller's closure (a scan body, a fold step) returned an error of its own, wrapped
     /// with [`Error::callback`]. The scan stopped there.
     #[error("callback failed")]
@@ -147,7 +160,8 @@ impl Error {
             | Error::CorruptValue { table, .. }
             | Error::KeyDecode { table, .. }
             | Error::Serialize { table, .. }
-            | Error::InvalidValue { table, .. } => Some(table),
+            | Error::InvalidValue { table, .. }
+            | Error::TableTypeMismatch { table, .. } => Some(table),
             Error::InvalidTableName { name, .. } => Some(name),
             Error::Open { .. } | Error::Callback { .. } => None,
         }

@@ -58,6 +58,7 @@ pub mod backends;
 pub mod database;
 pub mod error;
 pub mod key;
+mod registry;
 pub mod scan;
 #[cfg(feature = "example-schemas")]
 pub mod schemas;
@@ -66,11 +67,17 @@ pub mod storage;
 pub mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod transaction;
 
 pub use backends::{Durability, MemoryDatabase, RedbDatabase, RedbOptions};
-pub use database::{BatchFill, BatchWriter, Database, ScanVisitor};
+pub use database::{
+    BatchFill, BatchWriter, Database, KeyRange, ReadTransaction, ScanVisitor, TableStats,
+    WriteTransaction,
+};
 pub use error::{Error, Result};
-pub use key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyDecodeError, KeyDecodeReason};
+pub use key::{
+    FromKeyBytes, IntoKeyBytes, KeyArena, KeyDecodeError, KeyDecodeReason, KeyPartOf, KeyPrefix,
+};
 pub use scan::Scanner;
 pub use serializer::{
     FlatBufferRoot, FlatBuffersSerializer, RawSerializer, RkyvBytesSerializer, RkyvSerializer,
@@ -78,6 +85,7 @@ pub use serializer::{
 };
 pub use storage::{FlatBuffersTable, RawTable, RkyvBytesTable, RkyvTable, Storage};
 pub use table::Table;
+pub use transaction::{Reader, Snapshot, WriteTx};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,39 +1,193 @@
-//! [`Scanner`]: streaming, ordered passes over a table.
+//! Ordered scans: [`Scanner`], and the [`Table`] methods that start one (whole table, key
+//! ranges, composite-key prefixes; auto-commit or inside a transaction or snapshot).
 
-use std::ops::ControlFlow;
+use std::borrow::Borrow;
+use std::ops::{Bound, ControlFlow, RangeBounds};
 
+use crate::database::KeyRange;
 use crate::error::Result;
-use crate::key::{FromKeyBytes, IntoKeyBytes};
+use crate::key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyPrefix, prefix_successor};
 use crate::serializer::ValueSerializer;
 use crate::table::Table;
+use crate::transaction::{Reader, Source};
 
-/// One ordered pass over a table, handed out by [`Table::scan_with`].
+/// One ordered pass over (part of) a table.
 ///
-/// Entries are decoded one at a time in place and never collected. A closure's `Err` stops the
-/// pass and is returned as is; so does an entry that fails to decode (naming its key).
-pub struct Scanner<'t, K, V: ?Sized, S> {
-    table: &'t Table<K, V, S>,
+/// Start one with [`Table::scan`], [`Table::range`], [`Table::prefix`] (or their `_in`
+/// forms), flip it with [`rev`](Self::rev), and consume it with [`fold`](Self::fold),
+/// [`for_each`](Self::for_each), [`try_for_each`](Self::try_for_each) or
+/// [`filter_map`](Self::filter_map). Entries are decoded one at a time in place and never
+/// collected. A closure's `Err` stops the pass and is returned as is; so does an entry that
+/// fails to decode (naming its key). Auto-commit scans read one consistent snapshot.
+pub struct Scanner<'s, K, V: ?Sized, S> {
+    table: &'s Table<K, V, S>,
+    source: Source<'s>,
+    start: Bound<KeyArena>,
+    end: Bound<KeyArena>,
+    reverse: bool,
 }
 
-impl<'t, K, V, S> Scanner<'t, K, V, S>
+fn encode_bound<Q: IntoKeyBytes + ?Sized>(bound: Bound<&Q>) -> Bound<KeyArena> {
+    let encode = |key: &Q| {
+        // `key_bytes` may borrow from the key instead of filling the arena: copy into an owned
+        // arena (still on the stack for keys up to its inline size).
+        let mut scratch = KeyArena::new();
+        let mut owned = KeyArena::new();
+        owned.extend_from_slice(key.key_bytes(&mut scratch));
+        owned
+    };
+    match bound {
+        Bound::Included(key) => Bound::Included(encode(key)),
+        Bound::Excluded(key) => Bound::Excluded(encode(key)),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+fn as_bytes(bound: &Bound<KeyArena>) -> Bound<&[u8]> {
+    match bound {
+        Bound::Included(arena) => Bound::Included(arena.as_slice()),
+        Bound::Excluded(arena) => Bound::Excluded(arena.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+impl<K, V, S> Table<K, V, S>
 where
     K: IntoKeyBytes + FromKeyBytes,
     V: ?Sized,
     S: ValueSerializer<V>,
 {
-    pub(crate) fn new(table: &'t Table<K, V, S>) -> Self {
-        Scanner { table }
+    /// A scan of the whole table in key order.
+    pub fn scan(&self) -> Scanner<'_, K, V, S> {
+        Scanner::new(
+            self,
+            Source::Database(&*self.db),
+            Bound::Unbounded,
+            Bound::Unbounded,
+        )
     }
 
-    /// Folds every entry, in key order, into an accumulator.
+    /// Streams the whole table in key order through `scan`, which gets a [`Scanner`].
+    pub fn scan_with<F, R>(&self, scan: F) -> Result<R>
+    where
+        F: FnOnce(Scanner<'_, K, V, S>) -> Result<R>,
+    {
+        scan(self.scan())
+    }
+
+    /// A scan of the keys within `range` (`a..b`, `a..=b`, `a..`, `..b`; start from a key to
+    /// seek), in key order.
+    pub fn range<Q, R>(&self, range: R) -> Scanner<'_, K, V, S>
+    where
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+        R: RangeBounds<Q>,
+    {
+        Scanner::bounded(self, Source::Database(&*self.db), range)
+    }
+
+    /// A scan of the tuple keys whose leading elements equal `prefix`, in key order: for a
+    /// `(String, u64)` table, `prefix(&("alice",))` visits every `("alice", _)`.
+    pub fn prefix<P: KeyPrefix<K>>(&self, prefix: &P) -> Scanner<'_, K, V, S> {
+        Scanner::prefixed(self, Source::Database(&*self.db), prefix)
+    }
+
+    /// Collects `map(key, view)` for every entry where it returns `Some`, in key order.
+    pub fn filter_map<F, R>(&self, map: F) -> Result<Vec<R>>
+    where
+        F: FnMut(&K, S::Output<'_>) -> Option<R>,
+    {
+        self.scan().filter_map(map)
+    }
+
+    /// [`scan`](Self::scan) within a snapshot or write transaction.
+    pub fn scan_in<'s, T: Reader>(&'s self, reader: &'s mut T) -> Scanner<'s, K, V, S> {
+        Scanner::new(self, reader.source(), Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// [`range`](Self::range) within a snapshot or write transaction.
+    pub fn range_in<'s, T, Q, R>(&'s self, reader: &'s mut T, range: R) -> Scanner<'s, K, V, S>
+    where
+        T: Reader,
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+        R: RangeBounds<Q>,
+    {
+        Scanner::bounded(self, reader.source(), range)
+    }
+
+    /// [`prefix`](Self::prefix) within a snapshot or write transaction.
+    pub fn prefix_in<'s, T: Reader, P: KeyPrefix<K>>(
+        &'s self,
+        reader: &'s mut T,
+        prefix: &P,
+    ) -> Scanner<'s, K, V, S> {
+        Scanner::prefixed(self, reader.source(), prefix)
+    }
+}
+
+impl<'s, K, V, S> Scanner<'s, K, V, S>
+where
+    K: IntoKeyBytes + FromKeyBytes,
+    V: ?Sized,
+    S: ValueSerializer<V>,
+{
+    fn new(
+        table: &'s Table<K, V, S>,
+        source: Source<'s>,
+        start: Bound<KeyArena>,
+        end: Bound<KeyArena>,
+    ) -> Self {
+        Scanner {
+            table,
+            source,
+            start,
+            end,
+            reverse: false,
+        }
+    }
+
+    fn bounded<Q, R>(table: &'s Table<K, V, S>, source: Source<'s>, range: R) -> Self
+    where
+        Q: IntoKeyBytes + ?Sized,
+        R: RangeBounds<Q>,
+    {
+        let start = encode_bound(range.start_bound());
+        let end = encode_bound(range.end_bound());
+        Self::new(table, source, start, end)
+    }
+
+    fn prefixed<P: KeyPrefix<K>>(
+        table: &'s Table<K, V, S>,
+        source: Source<'s>,
+        prefix: &P,
+    ) -> Self {
+        let mut start = KeyArena::new();
+        prefix.write_prefix(&mut start);
+        let mut end = KeyArena::new();
+        let end = if prefix_successor(start.as_slice(), &mut end) {
+            Bound::Excluded(end)
+        } else {
+            Bound::Unbounded
+        };
+        Self::new(table, source, Bound::Included(start), end)
+    }
+
+    /// Walks the same keys in descending order.
+    pub fn rev(mut self) -> Self {
+        self.reverse = !self.reverse;
+        self
+    }
+
+    /// Folds every entry, in order, into an accumulator.
     pub fn fold<A, F>(self, init: A, mut step: F) -> Result<A>
     where
         F: FnMut(A, &K, S::Output<'_>) -> Result<A>,
     {
-        // The accumulator moves through the engine's callback; it is always put back before the
-        // next entry unless `step` failed, in which case the scan stops.
+        // The accumulator moves through the engine's callback; it is put back after every
+        // successful step, and a failed step ends the scan with its error.
         let mut acc = Some(init);
-        self.table.visit(|key, value| {
+        self.visit(|key, value| {
             let Some(current) = acc.take() else {
                 return Ok(ControlFlow::Break(()));
             };
@@ -43,23 +197,63 @@ where
         Ok(acc.expect("fold: accumulator is restored after every successful step"))
     }
 
-    /// Calls `body` for every entry, in key order.
+    /// Calls `body` for every entry, in order.
     pub fn for_each<F>(self, mut body: F) -> Result<()>
     where
         F: FnMut(&K, S::Output<'_>) -> Result<()>,
     {
-        self.table.visit(|key, value| {
+        self.visit(|key, value| {
             body(key, value)?;
             Ok(ControlFlow::Continue(()))
         })
     }
 
-    /// Calls `body` for entries in key order until it returns [`ControlFlow::Break`]: an early
+    /// Calls `body` for entries in order until it returns [`ControlFlow::Break`]: an early
     /// stop that is not an error.
     pub fn try_for_each<F>(self, body: F) -> Result<()>
     where
         F: FnMut(&K, S::Output<'_>) -> Result<ControlFlow<()>>,
     {
-        self.table.visit(body)
+        self.visit(body)
+    }
+
+    /// Collects `map(key, view)` for every entry where it returns `Some`, in order.
+    pub fn filter_map<F, R>(self, mut map: F) -> Result<Vec<R>>
+    where
+        F: FnMut(&K, S::Output<'_>) -> Option<R>,
+    {
+        let mut found = Vec::new();
+        self.visit(|key, value| {
+            found.extend(map(key, value));
+            Ok(ControlFlow::Continue(()))
+        })?;
+        Ok(found)
+    }
+
+    /// Visits decoded entries until `visit` breaks or fails. A key or value that does not
+    /// decode stops the scan with an error naming it: nothing is skipped.
+    fn visit<F>(mut self, mut visit: F) -> Result<()>
+    where
+        F: FnMut(&K, S::Output<'_>) -> Result<ControlFlow<()>>,
+    {
+        let table = self.table;
+        let range = KeyRange {
+            start: as_bytes(&self.start),
+            end: as_bytes(&self.end),
+            reverse: self.reverse,
+        };
+        let mut failure = None;
+        self.source
+            .range(&table.name, &range, &mut |key_bytes, value_bytes| {
+                let step = table.decode_key(key_bytes).and_then(|key| {
+                    let value = table.decode(key_bytes, value_bytes)?;
+                    visit(&key, value)
+                });
+                step.unwrap_or_else(|error| {
+                    failure = Some(error);
+                    ControlFlow::Break(())
+                })
+            })?;
+        failure.map_or(Ok(()), Err)
     }
 }

@@ -1,17 +1,20 @@
-//! [`Storage`]: the entry point that opens an engine and hands out typed tables.
+//! [`Storage`]: the entry point that opens an engine and hands out typed tables, transactions,
+//! snapshots and table administration.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::backends::{MemoryDatabase, RedbDatabase, RedbOptions};
-use crate::database::Database;
+use crate::database::{Database, Durability, TableStats};
 use crate::error::Result;
 use crate::key::{FromKeyBytes, IntoKeyBytes};
+use crate::registry::{self, META_TABLE, TableType};
 use crate::serializer::{
     FlatBufferRoot, FlatBuffersSerializer, RawSerializer, RkyvBytesSerializer, RkyvSerializer,
     RkyvValue, ValueSerializer,
 };
-use crate::table::Table;
+use crate::table::{Table, validate_table_name};
+use crate::transaction::{Snapshot, WriteTx};
 
 /// A table of rkyv-serialized `V` values.
 pub type RkyvTable<K, V> = Table<K, V, RkyvSerializer<V>>;
@@ -63,13 +66,37 @@ impl Storage {
         &self.db
     }
 
-    /// Opens table `name` with any serializer.
+    // ---- tables ----
+
+    /// Opens table `name` with any serializer, as version 0 of its type.
     pub fn table<K, V, S>(&self, name: &str, serializer: S) -> Result<Table<K, V, S>>
     where
         K: IntoKeyBytes + FromKeyBytes,
         V: ?Sized,
         S: ValueSerializer<V>,
     {
+        self.table_versioned(name, serializer, 0)
+    }
+
+    /// Opens table `name` with any serializer and a type `version` of your choosing.
+    ///
+    /// The first open creates the table and records its key type, serializer (with its value
+    /// type) and version; every later open must match them, or fails with
+    /// [`Error::TableTypeMismatch`](crate::Error::TableTypeMismatch). Bump the version when the
+    /// stored layout changes without the type's name changing.
+    pub fn table_versioned<K, V, S>(
+        &self,
+        name: &str,
+        serializer: S,
+        version: u32,
+    ) -> Result<Table<K, V, S>>
+    where
+        K: IntoKeyBytes + FromKeyBytes,
+        V: ?Sized,
+        S: ValueSerializer<V>,
+    {
+        validate_table_name(name)?;
+        registry::register(&*self.db, name, &TableType::of::<K, S>(version))?;
         Table::open(Arc::clone(&self.db), name, serializer)
     }
 
@@ -108,5 +135,109 @@ impl Storage {
         K: IntoKeyBytes + FromKeyBytes,
     {
         self.table(name, RawSerializer)
+    }
+
+    // ---- transactions ----
+
+    /// Runs `body` in one write transaction across any tables and commits it if `body` returns
+    /// `Ok`. On `Err` nothing is written and the error is returned; on panic nothing is written
+    /// and the panic continues.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let balances = storage.raw_table::<String>("balances")?;
+    /// let log = storage.raw_table::<u64>("log")?;
+    /// storage.write(|tx| {
+    ///     balances.put_in(tx, "alice", b"90")?;
+    ///     balances.put_in(tx, "bob", b"110")?;
+    ///     log.put_in(tx, &1, b"alice -> bob: 10")?;
+    ///     assert!(balances.contains_in(tx, "bob")?); // reads see the transaction's writes
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn write<R>(&self, body: impl FnOnce(&mut WriteTx) -> Result<R>) -> Result<R> {
+        self.write_with(None, body)
+    }
+
+    /// [`write`](Self::write) with the durability of this one commit chosen (where the engine
+    /// supports it; `None` keeps the storage's default).
+    pub fn write_with<R>(
+        &self,
+        durability: Option<Durability>,
+        body: impl FnOnce(&mut WriteTx) -> Result<R>,
+    ) -> Result<R> {
+        let mut tx = self.begin_write_with(durability)?;
+        let value = body(&mut tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Starts a write transaction for code that cannot use a closure: call
+    /// [`WriteTx::commit`], or drop it to roll back. Waits while another writer is active.
+    pub fn begin_write(&self) -> Result<WriteTx> {
+        self.begin_write_with(None)
+    }
+
+    /// [`begin_write`](Self::begin_write) with this transaction's durability chosen.
+    pub fn begin_write_with(&self, durability: Option<Durability>) -> Result<WriteTx> {
+        Ok(WriteTx::new(self.db.begin_write(durability)?))
+    }
+
+    /// Runs `body` with one consistent snapshot of every table; writers go on meanwhile.
+    pub fn read<R>(&self, body: impl FnOnce(&mut Snapshot) -> Result<R>) -> Result<R> {
+        body(&mut self.snapshot()?)
+    }
+
+    /// A consistent snapshot of every table, for code that cannot use a closure.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        Ok(Snapshot::new(self.db.begin_read()?))
+    }
+
+    // ---- administration ----
+
+    /// Names of the tables, in ascending order.
+    pub fn list_tables(&self) -> Result<Vec<String>> {
+        let mut tables = self.db.list_tables()?;
+        tables.retain(|name| name != META_TABLE);
+        Ok(tables)
+    }
+
+    /// Whether table `name` exists.
+    pub fn table_exists(&self, name: &str) -> Result<bool> {
+        validate_table_name(name)?;
+        Ok(self.db.list_tables()?.iter().any(|t| t == name))
+    }
+
+    /// Deletes table `name`, its entries and its type record, atomically; returns whether it
+    /// existed. Table handles opened before keep working on a new, empty table.
+    pub fn drop_table(&self, name: &str) -> Result<bool> {
+        validate_table_name(name)?;
+        self.write(|tx| {
+            registry::forget(tx.engine(), name)?;
+            tx.engine().drop_table(name)
+        })
+    }
+
+    /// Entry count and stored bytes of table `name`.
+    pub fn table_stats(&self, name: &str) -> Result<TableStats> {
+        validate_table_name(name)?;
+        self.db.table_stats(name)
+    }
+
+    /// Bytes the database occupies on disk (`None` in memory).
+    pub fn size_on_disk(&self) -> Result<Option<u64>> {
+        self.db.size_on_disk()
+    }
+
+    /// Reclaims free space in the file (redb compaction); fails while snapshots or
+    /// transactions are open. Returns whether anything was done.
+    pub fn compact(&self) -> Result<bool> {
+        self.db.compact()
+    }
+
+    /// Makes every commit so far durable, including those made with [`Durability::None`].
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()
     }
 }

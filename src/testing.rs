@@ -16,7 +16,7 @@ use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use crate::database::Database;
+use crate::database::{Database, KeyRange};
 use crate::error::Error;
 use crate::storage::Storage;
 
@@ -70,7 +70,7 @@ fn get_copy(db: &dyn Database, table: &str, key: &[u8]) -> Option<Vec<u8>> {
 
 fn scan_all(db: &dyn Database, table: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut rows = Vec::new();
-    db.scan(table, &mut |k, v| {
+    db.range(table, &KeyRange::ALL, &mut |k, v| {
         rows.push((k.to_vec(), v.to_vec()));
         ControlFlow::Continue(())
     })
@@ -146,7 +146,7 @@ pub fn scan_stops_when_visitor_breaks(f: &Fixture) {
         db.put("t", &[i], &[i]).unwrap();
     }
     let mut seen = Vec::new();
-    db.scan("t", &mut |k, _| {
+    db.range("t", &KeyRange::ALL, &mut |k, _| {
         seen.push(k[0]);
         if k[0] == 3 {
             ControlFlow::Break(())
@@ -226,7 +226,7 @@ pub fn panicking_read_callbacks_leave_database_usable(f: &Fixture) {
     }));
     assert!(in_get.is_err());
     let in_scan = catch_unwind(AssertUnwindSafe(|| {
-        db.scan("t", &mut |_, _| panic!("boom in scan"))
+        db.range("t", &KeyRange::ALL, &mut |_, _| panic!("boom in scan"))
     }));
     assert!(in_scan.is_err());
     db.put("t", b"k2", b"v2").unwrap();
@@ -247,7 +247,7 @@ pub fn callbacks_may_reenter_and_scan_sees_snapshot(f: &Fixture) {
     })
     .unwrap();
     let mut seen = 0;
-    db.scan("t", &mut |k, _| {
+    db.range("t", &KeyRange::ALL, &mut |k, _| {
         if k == [0] {
             db.put("t", &[9], &[9]).unwrap();
             db.delete("t", &[4]).unwrap();

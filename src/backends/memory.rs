@@ -1,25 +1,91 @@
-//! [`Database`] in memory: ordered maps behind a lock, with the same semantics as redb.
+//! [`Database`] in memory: ordered maps with redb's semantics (snapshots, one writer at a time).
 //!
-//! Values are reference counted so a read clones a pointer under a brief lock and then runs
-//! the caller's callback with no lock held: callbacks may panic, or read and write the same
-//! database, without poisoning or deadlocking anything. A scan holds its own reference to the
-//! table's map, which gives it a consistent view; a write that lands while a scan holds that
-//! view copies the table first (copy-on-write), so writers never wait for readers.
+//! The committed state is an immutable, reference-counted map of tables. A snapshot is one
+//! reference-count increment; a commit swaps in a new state, copying only what it changes
+//! (copy-on-write: a table that a live snapshot still shares is copied once by the first write
+//! to it). Values are reference counted too, so a point read clones a pointer under a brief
+//! lock and runs the caller's callback with no lock held: callbacks may panic, or read and
+//! write the same database, without poisoning or deadlocking anything.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 
-use crate::database::{BatchFill, BatchWriter, Database, ScanVisitor};
+use crate::database::{
+    Database, Durability, KeyRange, ReadTransaction, ScanVisitor, TableStats, WriteTransaction,
+};
 use crate::error::Result;
 
 type TableMap = BTreeMap<Box<[u8]>, Arc<[u8]>>;
+type Tables = BTreeMap<String, Arc<TableMap>>;
+/// A write transaction's pending changes to one table: `None` marks a deletion.
+type Staged = BTreeMap<Box<[u8]>, Option<Arc<[u8]>>>;
 
 /// An in-memory [`Database`]: nothing persists past the last clone of its `Arc`.
 #[derive(Debug, Default)]
 pub struct MemoryDatabase {
-    tables: RwLock<HashMap<String, Arc<TableMap>>>,
-    /// Serializes writers, as redb does, so a batch sees a table no other writer changes under it.
-    writer: Mutex<()>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    committed: RwLock<Arc<Tables>>,
+    /// Whether a writer is active: writers are serialized, as in redb.
+    writer_busy: Mutex<bool>,
+    writer_free: Condvar,
+}
+
+// Lock poisoning is ignored on purpose: no caller code ever runs while these locks are held and
+// every critical section leaves the state consistent, so a poisoned lock guards nothing broken.
+impl Shared {
+    fn snapshot(&self) -> Arc<Tables> {
+        Arc::clone(
+            &self
+                .committed
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Applies `change` to the committed state, copying what live snapshots still share.
+    fn commit<R>(&self, change: impl FnOnce(&mut Tables) -> R) -> R {
+        let mut committed = self
+            .committed
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        change(Arc::make_mut(&mut committed))
+    }
+
+    /// Waits until no other writer is active and claims the writer slot until the guard drops.
+    fn claim_writer(self: &Arc<Self>) -> WriterSlot {
+        let mut busy = self
+            .writer_busy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while *busy {
+            busy = self
+                .writer_free
+                .wait(busy)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *busy = true;
+        WriterSlot(Arc::clone(self))
+    }
+}
+
+/// The writer slot; released (and the next writer woken) on drop, even during a panic.
+#[derive(Debug)]
+struct WriterSlot(Arc<Shared>);
+
+impl Drop for WriterSlot {
+    fn drop(&mut self) {
+        *self
+            .0
+            .writer_busy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = false;
+        self.0.writer_free.notify_one();
+    }
 }
 
 impl MemoryDatabase {
@@ -27,131 +93,257 @@ impl MemoryDatabase {
     pub fn new() -> Self {
         Self::default()
     }
-
-    // Lock poisoning is ignored on purpose: no caller code ever runs while these locks are held,
-    // and every mutation below is a single map operation, so a poisoned lock cannot guard a
-    // half-applied change.
-    fn read_tables(&self) -> RwLockReadGuard<'_, HashMap<String, Arc<TableMap>>> {
-        self.tables.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write_tables(&self) -> RwLockWriteGuard<'_, HashMap<String, Arc<TableMap>>> {
-        self.tables.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn lock_writer(&self) -> MutexGuard<'_, ()> {
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn value(&self, table: &str, key: &[u8]) -> Option<Arc<[u8]>> {
-        self.read_tables().get(table)?.get(key).cloned()
-    }
-
-    fn snapshot(&self, table: &str) -> Option<Arc<TableMap>> {
-        self.read_tables().get(table).cloned()
-    }
-
-    /// Applies `change` to `table`'s map under the table lock.
-    fn mutate<R>(&self, table: &str, change: impl FnOnce(&mut TableMap) -> R) -> R {
-        let mut tables = self.write_tables();
-        let map = match tables.get_mut(table) {
-            Some(map) => map,
-            None => tables.entry(table.to_owned()).or_default(),
-        };
-        change(Arc::make_mut(map))
-    }
 }
 
 impl Database for MemoryDatabase {
-    fn get(&self, table: &str, key: &[u8], found: &mut dyn FnMut(&[u8])) -> Result<bool> {
-        match self.value(table, key) {
-            Some(value) => {
-                found(&value);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+    fn begin_read(&self) -> Result<Box<dyn ReadTransaction>> {
+        Ok(Box::new(MemoryRead(self.shared.snapshot())))
     }
 
-    fn put(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
-        let _writer = self.lock_writer();
-        let value: Arc<[u8]> = Arc::from(value);
-        self.mutate(table, |map| map.insert(Box::from(key), value));
-        Ok(())
-    }
-
-    fn delete(&self, table: &str, key: &[u8]) -> Result<bool> {
-        let _writer = self.lock_writer();
-        if self.value(table, key).is_none() {
-            return Ok(false);
-        }
-        Ok(self.mutate(table, |map| map.remove(key).is_some()))
-    }
-
-    fn write_batch(&self, table: &str, fill: &mut BatchFill<'_>) -> Result<()> {
-        let _writer = self.lock_writer();
-        let mut batch = MemoryBatch {
-            db: self,
-            table,
+    fn begin_write(&self, _durability: Option<Durability>) -> Result<Box<dyn WriteTransaction>> {
+        let slot = self.shared.claim_writer();
+        Ok(Box::new(MemoryWrite {
+            base: self.shared.snapshot(),
             staged: BTreeMap::new(),
-        };
-        // Writes are staged and applied only after `fill` succeeds: an error or a panic in it
-        // leaves the table untouched.
-        fill(&mut batch)?;
-        let staged = batch.staged;
-        if staged.is_empty() {
-            return Ok(());
-        }
-        self.mutate(table, |map| {
-            for (key, value) in staged {
-                match value {
-                    Some(value) => map.insert(key, value),
-                    None => map.remove(&key),
-                };
-            }
-        });
-        Ok(())
+            created: BTreeSet::new(),
+            dropped: BTreeSet::new(),
+            slot,
+        }))
     }
 
-    fn scan(&self, table: &str, visit: &mut ScanVisitor<'_>) -> Result<()> {
-        let Some(snapshot) = self.snapshot(table) else {
-            return Ok(());
+    fn list_tables(&self) -> Result<Vec<String>> {
+        Ok(self.shared.snapshot().keys().cloned().collect())
+    }
+
+    fn table_stats(&self, table: &str) -> Result<TableStats> {
+        let snapshot = self.shared.snapshot();
+        let Some(map) = snapshot.get(table) else {
+            return Ok(TableStats::default());
         };
-        for (key, value) in snapshot.iter() {
-            if visit(key, value).is_break() {
-                break;
-            }
-        }
+        Ok(TableStats {
+            entries: map.len() as u64,
+            stored_bytes: map.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum(),
+        })
+    }
+
+    fn get(&self, table: &str, key: &[u8], found: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        // Clone the value's pointer under the lock; run the callback after releasing it.
+        let value = {
+            let committed = self
+                .shared
+                .committed
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            committed.get(table).and_then(|map| map.get(key).cloned())
+        };
+        Ok(value.map(|value| found(&value)).is_some())
+    }
+
+    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut ScanVisitor<'_>) -> Result<()> {
+        MemoryRead(self.shared.snapshot()).range(table, range, visit)
+    }
+
+    fn len(&self, table: &str) -> Result<u64> {
+        MemoryRead(self.shared.snapshot()).len(table)
+    }
+}
+
+/// A snapshot: the committed state when it began.
+struct MemoryRead(Arc<Tables>);
+
+impl ReadTransaction for MemoryRead {
+    fn get(&self, table: &str, key: &[u8], found: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        let value = self.0.get(table).and_then(|map| map.get(key));
+        Ok(value.map(|value| found(value)).is_some())
+    }
+
+    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut ScanVisitor<'_>) -> Result<()> {
+        merge_range(self.0.get(table).map(|m| &**m), None, range, visit);
         Ok(())
     }
 
     fn len(&self, table: &str) -> Result<u64> {
-        Ok(self
-            .read_tables()
-            .get(table)
-            .map_or(0, |map| map.len() as u64))
+        Ok(self.0.get(table).map_or(0, |map| map.len() as u64))
     }
 }
 
-/// Staged writes of one batch: `None` marks a deletion.
-struct MemoryBatch<'d> {
-    db: &'d MemoryDatabase,
-    table: &'d str,
-    staged: BTreeMap<Box<[u8]>, Option<Arc<[u8]>>>,
+/// A write transaction: changes are staged beside the state it began from (which no one else
+/// can change meanwhile: it holds the writer slot) and applied on commit.
+struct MemoryWrite {
+    base: Arc<Tables>,
+    staged: BTreeMap<String, Staged>,
+    created: BTreeSet<String>,
+    /// Tables dropped by this transaction: reads ignore their base content.
+    dropped: BTreeSet<String>,
+    slot: WriterSlot,
 }
 
-impl BatchWriter for MemoryBatch<'_> {
-    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.staged.insert(Box::from(key), Some(Arc::from(value)));
+impl MemoryWrite {
+    fn base_table(&self, table: &str) -> Option<&TableMap> {
+        if self.dropped.contains(table) {
+            return None;
+        }
+        self.base.get(table).map(|m| &**m)
+    }
+
+    fn staged_table(&mut self, table: &str) -> &mut Staged {
+        if !self.staged.contains_key(table) {
+            self.staged.insert(table.to_owned(), Staged::new());
+        }
+        self.staged.get_mut(table).expect("inserted above")
+    }
+
+    fn exists(&self, table: &str, key: &[u8]) -> bool {
+        match self.staged.get(table).and_then(|s| s.get(key)) {
+            Some(staged) => staged.is_some(),
+            None => self.base_table(table).is_some_and(|m| m.contains_key(key)),
+        }
+    }
+}
+
+impl WriteTransaction for MemoryWrite {
+    fn get(&mut self, table: &str, key: &[u8], found: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        let value = match self.staged.get(table).and_then(|s| s.get(key)) {
+            Some(staged) => staged.as_ref(),
+            None => self.base_table(table).and_then(|m| m.get(key)),
+        };
+        Ok(value.map(|value| found(value)).is_some())
+    }
+
+    fn range(
+        &mut self,
+        table: &str,
+        range: &KeyRange<'_>,
+        visit: &mut ScanVisitor<'_>,
+    ) -> Result<()> {
+        merge_range(self.base_table(table), self.staged.get(table), range, visit);
         Ok(())
     }
 
-    fn delete(&mut self, key: &[u8]) -> Result<bool> {
-        let existed = match self.staged.get(key) {
-            Some(staged) => staged.is_some(),
-            None => self.db.value(self.table, key).is_some(),
-        };
-        self.staged.insert(Box::from(key), None);
+    fn len(&mut self, table: &str) -> Result<u64> {
+        let base = self.base_table(table);
+        let mut len = base.map_or(0, |m| m.len() as i64);
+        for (key, value) in self.staged.get(table).into_iter().flatten() {
+            let before = base.is_some_and(|m| m.contains_key(key));
+            len += i64::from(value.is_some()) - i64::from(before);
+        }
+        Ok(len as u64)
+    }
+
+    fn put(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.staged_table(table)
+            .insert(Box::from(key), Some(Arc::from(value)));
+        Ok(())
+    }
+
+    fn delete(&mut self, table: &str, key: &[u8]) -> Result<bool> {
+        let existed = self.exists(table, key);
+        self.staged_table(table).insert(Box::from(key), None);
         Ok(existed)
+    }
+
+    fn create_table(&mut self, table: &str) -> Result<()> {
+        self.dropped.remove(table);
+        self.created.insert(table.to_owned());
+        Ok(())
+    }
+
+    fn drop_table(&mut self, table: &str) -> Result<bool> {
+        let existed = self.created.contains(table)
+            || self.staged.contains_key(table)
+            || (!self.dropped.contains(table) && self.base.contains_key(table));
+        self.created.remove(table);
+        self.staged.remove(table);
+        self.dropped.insert(table.to_owned());
+        Ok(existed)
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        let MemoryWrite {
+            staged,
+            created,
+            dropped,
+            slot,
+            ..
+        } = *self;
+        if staged.is_empty() && dropped.is_empty() && created.is_empty() {
+            return Ok(());
+        }
+        slot.0.commit(|tables| {
+            for table in dropped {
+                tables.remove(&table);
+            }
+            for table in created {
+                tables.entry(table).or_default();
+            }
+            for (table, changes) in staged {
+                let map = Arc::make_mut(tables.entry(table).or_default());
+                for (key, value) in changes {
+                    match value {
+                        Some(value) => map.insert(key, value),
+                        None => map.remove(&key),
+                    };
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Walks `range` over `base` with `staged` changes laid over it, in the range's direction.
+fn merge_range(
+    base: Option<&TableMap>,
+    staged: Option<&Staged>,
+    range: &KeyRange<'_>,
+    visit: &mut ScanVisitor<'_>,
+) {
+    if range.is_empty() {
+        return;
+    }
+    let bounds: (Bound<&[u8]>, Bound<&[u8]>) = range.bounds();
+    let empty_base = TableMap::new();
+    let empty_staged = Staged::new();
+    let base = base.unwrap_or(&empty_base).range::<[u8], _>(bounds);
+    let staged = staged.unwrap_or(&empty_staged).range::<[u8], _>(bounds);
+    let base = base.map(|(k, v)| (&**k, Some(v)));
+    let staged = staged.map(|(k, v)| (&**k, v.as_ref()));
+    if range.reverse {
+        merge(base.rev(), staged.rev(), |a, b| a > b, visit);
+    } else {
+        merge(base, staged, |a, b| a < b, visit);
+    }
+}
+
+/// Merges two key-ordered streams; on equal keys the overlay wins, and `None` values (deletions)
+/// are skipped. `first(a, b)` says whether key `a` comes before key `b` in walking order.
+fn merge<'m>(
+    base: impl Iterator<Item = (&'m [u8], Option<&'m Arc<[u8]>>)>,
+    overlay: impl Iterator<Item = (&'m [u8], Option<&'m Arc<[u8]>>)>,
+    first: impl Fn(&[u8], &[u8]) -> bool,
+    visit: &mut ScanVisitor<'_>,
+) {
+    let mut base = base.peekable();
+    let mut overlay = overlay.peekable();
+    loop {
+        let (key, value) = match (base.peek(), overlay.peek()) {
+            (None, None) => return,
+            (Some(_), None) => base.next().expect("peeked"),
+            (None, Some(_)) => overlay.next().expect("peeked"),
+            (Some((b, _)), Some((o, _))) => {
+                if first(b, o) {
+                    base.next().expect("peeked")
+                } else {
+                    if b == o {
+                        base.next();
+                    }
+                    overlay.next().expect("peeked")
+                }
+            }
+        };
+        if let Some(value) = value
+            && visit(key, value).is_break()
+        {
+            return;
+        }
     }
 }

@@ -4,4 +4,5 @@ mod memory;
 mod redb;
 
 pub use self::memory::MemoryDatabase;
-pub use self::redb::{Durability, RedbDatabase, RedbOptions};
+pub use self::redb::{RedbDatabase, RedbOptions};
+pub use crate::database::Durability;

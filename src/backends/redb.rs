@@ -2,26 +2,22 @@
 //!
 //! Every zerotable table is a redb table of `&[u8] → &[u8]` with the same name. Reads open a
 //! read transaction and hand the access guard's bytes to the caller's callback, so a typed read
-//! touches the value where it sits in redb's page cache.
+//! touches the value where it sits in redb's page cache. redb's MVCC gives snapshots and
+//! serialized writers directly.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError};
+use redb::{
+    ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError,
+    TableHandle,
+};
 
-use crate::database::{BatchFill, BatchWriter, Database, ScanVisitor};
+use crate::database::{
+    BatchFill, BatchWriter, Database, Durability, KeyRange, ReadTransaction, ScanVisitor,
+    TableStats, WriteTransaction,
+};
 use crate::error::{Error, Result};
-
-/// How hard a commit works to reach the disk before returning.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Durability {
-    /// Every commit is fsynced before it returns: an acknowledged write survives power loss.
-    #[default]
-    Immediate,
-    /// Commits are not fsynced: far faster, but a crash loses every commit since the last
-    /// `Immediate` one (the file itself stays consistent).
-    None,
-}
 
 impl From<Durability> for redb::Durability {
     fn from(durability: Durability) -> Self {
@@ -37,7 +33,7 @@ impl From<Durability> for redb::Durability {
 pub struct RedbOptions {
     /// Page cache size in bytes; `None` keeps redb's default.
     pub cache_size: Option<usize>,
-    /// Durability of every commit this database makes.
+    /// Durability of every commit this database makes, unless a transaction overrides it.
     pub durability: Durability,
 }
 
@@ -48,7 +44,7 @@ impl RedbOptions {
         self
     }
 
-    /// Sets the durability of commits.
+    /// Sets the default durability of commits.
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self
@@ -57,19 +53,25 @@ impl RedbOptions {
 
 /// A redb database file behind the [`Database`] trait.
 pub struct RedbDatabase {
-    db: redb::Database,
-    durability: redb::Durability,
+    // Only `compact` needs `&mut redb::Database`; everything else takes the read side just long
+    // enough to begin a transaction (transactions do not borrow the database).
+    db: RwLock<redb::Database>,
+    path: Option<PathBuf>,
+    durability: Durability,
 }
 
 impl std::fmt::Debug for RedbDatabase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedbDatabase")
+            .field("path", &self.path)
             .field("durability", &self.durability)
             .finish_non_exhaustive()
     }
 }
 
-fn definition(table: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
+type Bytes = &'static [u8];
+
+fn definition(table: &str) -> TableDefinition<'_, Bytes, Bytes> {
     TableDefinition::new(table)
 }
 
@@ -96,36 +98,45 @@ impl RedbDatabase {
             path: path.to_owned(),
             source: redb::Error::from(e).into(),
         })?;
-        Ok(Self::from_redb(db, options.durability))
+        let mut this = Self::from_redb(db, options.durability);
+        this.path = Some(path.to_owned());
+        Ok(this)
     }
 
     /// Wraps an already opened redb database (for example one on a custom storage backend).
+    /// [`size_on_disk`](Database::size_on_disk) is unknown for it.
     pub fn from_redb(db: redb::Database, durability: Durability) -> Self {
         RedbDatabase {
-            db,
-            durability: durability.into(),
+            db: RwLock::new(db),
+            path: None,
+            durability,
         }
     }
 
-    /// The underlying redb database, for what zerotable does not cover.
-    pub fn redb(&self) -> &redb::Database {
-        &self.db
+    /// The underlying redb database, for what zerotable does not cover. Holding the guard
+    /// makes [`compact`](Database::compact) wait.
+    pub fn redb(&self) -> RwLockReadGuard<'_, redb::Database> {
+        // No caller code runs under this lock, so poisoning cannot mean a broken invariant.
+        self.db.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `body` on `table` in a read transaction; a table never created reads as `absent`.
-    fn read_table<R>(
+    fn read_txn(&self, table: &str, operation: &'static str) -> Result<redb::ReadTransaction> {
+        self.redb().begin_read().map_err(engine(table, operation))
+    }
+
+    fn write_txn(
         &self,
         table: &str,
         operation: &'static str,
-        absent: R,
-        body: impl FnOnce(&redb::ReadOnlyTable<&'static [u8], &'static [u8]>) -> Result<R>,
-    ) -> Result<R> {
-        let txn = self.db.begin_read().map_err(engine(table, operation))?;
-        match txn.open_table(definition(table)) {
-            Ok(handle) => body(&handle),
-            Err(TableError::TableDoesNotExist(_)) => Ok(absent),
-            Err(e) => Err(engine(table, operation)(e)),
-        }
+        durability: Option<Durability>,
+    ) -> Result<redb::WriteTransaction> {
+        let mut txn = self
+            .redb()
+            .begin_write()
+            .map_err(engine(table, operation))?;
+        txn.set_durability(durability.unwrap_or(self.durability).into())
+            .map_err(|e| Error::engine(table, operation, e))?;
+        Ok(txn)
     }
 
     /// Runs `body` on `table` in a write transaction and commits if it succeeds.
@@ -133,11 +144,9 @@ impl RedbDatabase {
         &self,
         table: &str,
         operation: &'static str,
-        body: impl FnOnce(&mut redb::Table<'_, &'static [u8], &'static [u8]>) -> Result<R>,
+        body: impl FnOnce(&mut redb::Table<'_, Bytes, Bytes>) -> Result<R>,
     ) -> Result<R> {
-        let mut txn = self.db.begin_write().map_err(engine(table, operation))?;
-        txn.set_durability(self.durability)
-            .map_err(|e| Error::engine(table, operation, e))?;
+        let txn = self.write_txn(table, operation, None)?;
         let result = {
             let mut handle = txn
                 .open_table(definition(table))
@@ -151,16 +160,58 @@ impl RedbDatabase {
 }
 
 impl Database for RedbDatabase {
-    fn get(&self, table: &str, key: &[u8], found: &mut dyn FnMut(&[u8])) -> Result<bool> {
-        self.read_table(table, "get", false, |handle| {
-            match handle.get(key).map_err(engine(table, "get"))? {
-                Some(guard) => {
-                    found(guard.value());
-                    Ok(true)
-                }
-                None => Ok(false),
-            }
+    fn begin_read(&self) -> Result<Box<dyn ReadTransaction>> {
+        Ok(Box::new(RedbRead(self.read_txn("*", "begin_read")?)))
+    }
+
+    fn begin_write(&self, durability: Option<Durability>) -> Result<Box<dyn WriteTransaction>> {
+        Ok(Box::new(RedbWrite(self.write_txn(
+            "*",
+            "begin_write",
+            durability,
+        )?)))
+    }
+
+    fn list_tables(&self) -> Result<Vec<String>> {
+        let txn = self.read_txn("*", "list_tables")?;
+        let tables = txn.list_tables().map_err(engine("*", "list_tables"))?;
+        let mut names: Vec<String> = tables.map(|t| t.name().to_owned()).collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn table_stats(&self, table: &str) -> Result<TableStats> {
+        let txn = self.read_txn(table, "stats")?;
+        read_table(&txn, table, "stats", TableStats::default(), |handle| {
+            let stats = handle.stats().map_err(engine(table, "stats"))?;
+            Ok(TableStats {
+                entries: handle.len().map_err(engine(table, "stats"))?,
+                stored_bytes: stats.stored_bytes(),
+            })
         })
+    }
+
+    fn size_on_disk(&self) -> Result<Option<u64>> {
+        let Some(path) = &self.path else {
+            return Ok(None);
+        };
+        let metadata = std::fs::metadata(path).map_err(|e| Error::engine("*", "size", e))?;
+        Ok(Some(metadata.len()))
+    }
+
+    fn compact(&self) -> Result<bool> {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        db.compact().map_err(engine("*", "compact"))
+    }
+
+    fn flush(&self) -> Result<()> {
+        // An empty commit with immediate durability makes every earlier commit durable.
+        let txn = self.write_txn("*", "flush", Some(Durability::Immediate))?;
+        txn.commit().map_err(engine("*", "flush"))
+    }
+
+    fn get(&self, table: &str, key: &[u8], found: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        get(&self.read_txn(table, "get")?, table, key, found)
     }
 
     fn put(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
@@ -178,34 +229,205 @@ impl Database for RedbDatabase {
     }
 
     fn write_batch(&self, table: &str, fill: &mut BatchFill<'_>) -> Result<()> {
+        // One open table handle for the whole batch, instead of one lookup per write.
         self.write_table(table, "batch", |handle| {
             fill(&mut RedbBatch { table, handle })
         })
     }
 
-    fn scan(&self, table: &str, visit: &mut ScanVisitor<'_>) -> Result<()> {
-        self.read_table(table, "scan", (), |handle| {
-            for entry in handle.iter().map_err(engine(table, "scan"))? {
-                let (key, value) = entry.map_err(engine(table, "scan"))?;
-                if visit(key.value(), value.value()).is_break() {
-                    break;
-                }
+    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut ScanVisitor<'_>) -> Result<()> {
+        range_over(&self.read_txn(table, "range")?, table, range, visit)
+    }
+
+    fn len(&self, table: &str) -> Result<u64> {
+        len(&self.read_txn(table, "len")?, table)
+    }
+}
+
+/// Runs `body` on `table` of a read transaction; a table never created reads as `absent`.
+fn read_table<R>(
+    txn: &redb::ReadTransaction,
+    table: &str,
+    operation: &'static str,
+    absent: R,
+    body: impl FnOnce(&redb::ReadOnlyTable<Bytes, Bytes>) -> Result<R>,
+) -> Result<R> {
+    match txn.open_table(definition(table)) {
+        Ok(handle) => body(&handle),
+        Err(TableError::TableDoesNotExist(_)) => Ok(absent),
+        Err(e) => Err(engine(table, operation)(e)),
+    }
+}
+
+fn get(
+    txn: &redb::ReadTransaction,
+    table: &str,
+    key: &[u8],
+    found: &mut dyn FnMut(&[u8]),
+) -> Result<bool> {
+    read_table(txn, table, "get", false, |handle| {
+        get_in(handle, table, key, found)
+    })
+}
+
+fn range_over(
+    txn: &redb::ReadTransaction,
+    table: &str,
+    range: &KeyRange<'_>,
+    visit: &mut ScanVisitor<'_>,
+) -> Result<()> {
+    read_table(txn, table, "range", (), |handle| {
+        range_in(handle, table, range, visit)
+    })
+}
+
+fn len(txn: &redb::ReadTransaction, table: &str) -> Result<u64> {
+    read_table(txn, table, "len", 0, |handle| {
+        handle.len().map_err(engine(table, "len"))
+    })
+}
+
+/// A get on any readable redb table (read-only or inside a write transaction).
+fn get_in(
+    handle: &impl ReadableTable<Bytes, Bytes>,
+    table: &str,
+    key: &[u8],
+    found: &mut dyn FnMut(&[u8]),
+) -> Result<bool> {
+    match handle.get(key).map_err(engine(table, "get"))? {
+        Some(guard) => {
+            found(guard.value());
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// A range walk on any readable redb table.
+fn range_in(
+    handle: &impl ReadableTable<Bytes, Bytes>,
+    table: &str,
+    range: &KeyRange<'_>,
+    visit: &mut ScanVisitor<'_>,
+) -> Result<()> {
+    if range.is_empty() {
+        return Ok(());
+    }
+    let entries = handle
+        .range::<&[u8]>(range.bounds())
+        .map_err(engine(table, "range"))?;
+    let mut step = |entry: std::result::Result<_, redb::StorageError>| -> Result<bool> {
+        let (key, value): (redb::AccessGuard<Bytes>, redb::AccessGuard<Bytes>) =
+            entry.map_err(engine(table, "range"))?;
+        Ok(visit(key.value(), value.value()).is_continue())
+    };
+    if range.reverse {
+        for entry in entries.rev() {
+            if !step(entry)? {
+                break;
             }
+        }
+    } else {
+        for entry in entries {
+            if !step(entry)? {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A redb read transaction as a zerotable snapshot.
+struct RedbRead(redb::ReadTransaction);
+
+impl ReadTransaction for RedbRead {
+    fn get(&self, table: &str, key: &[u8], found: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        get(&self.0, table, key, found)
+    }
+
+    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut ScanVisitor<'_>) -> Result<()> {
+        range_over(&self.0, table, range, visit)
+    }
+
+    fn len(&self, table: &str) -> Result<u64> {
+        len(&self.0, table)
+    }
+}
+
+/// A redb write transaction. Tables are opened per operation: a redb table handle borrows its
+/// transaction, so handles cannot be kept beside it without self-reference.
+struct RedbWrite(redb::WriteTransaction);
+
+impl RedbWrite {
+    fn with_table<R>(
+        &mut self,
+        table: &str,
+        operation: &'static str,
+        body: impl FnOnce(&mut redb::Table<'_, Bytes, Bytes>) -> Result<R>,
+    ) -> Result<R> {
+        let mut handle = self
+            .0
+            .open_table(definition(table))
+            .map_err(engine(table, operation))?;
+        body(&mut handle)
+    }
+}
+
+impl WriteTransaction for RedbWrite {
+    fn get(&mut self, table: &str, key: &[u8], found: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        self.with_table(table, "get", |handle| get_in(handle, table, key, found))
+    }
+
+    fn range(
+        &mut self,
+        table: &str,
+        range: &KeyRange<'_>,
+        visit: &mut ScanVisitor<'_>,
+    ) -> Result<()> {
+        self.with_table(table, "range", |handle| {
+            range_in(handle, table, range, visit)
+        })
+    }
+
+    fn len(&mut self, table: &str) -> Result<u64> {
+        self.with_table(table, "len", |handle| {
+            handle.len().map_err(engine(table, "len"))
+        })
+    }
+
+    fn put(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.with_table(table, "put", |handle| {
+            handle.insert(key, value).map_err(engine(table, "put"))?;
             Ok(())
         })
     }
 
-    fn len(&self, table: &str) -> Result<u64> {
-        self.read_table(table, "len", 0, |handle| {
-            handle.len().map_err(engine(table, "len"))
+    fn delete(&mut self, table: &str, key: &[u8]) -> Result<bool> {
+        self.with_table(table, "delete", |handle| {
+            let removed = handle.remove(key).map_err(engine(table, "delete"))?;
+            Ok(removed.is_some())
         })
+    }
+
+    fn create_table(&mut self, table: &str) -> Result<()> {
+        self.with_table(table, "create_table", |_| Ok(()))
+    }
+
+    fn drop_table(&mut self, table: &str) -> Result<bool> {
+        self.0
+            .delete_table(definition(table))
+            .map_err(engine(table, "drop_table"))
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        self.0.commit().map_err(engine("*", "commit"))
     }
 }
 
 /// The open table of a `write_batch` transaction.
 struct RedbBatch<'h, 't> {
     table: &'h str,
-    handle: &'h mut redb::Table<'t, &'static [u8], &'static [u8]>,
+    handle: &'h mut redb::Table<'t, Bytes, Bytes>,
 }
 
 impl BatchWriter for RedbBatch<'_, '_> {

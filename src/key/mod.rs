@@ -46,10 +46,13 @@
 
 mod arena;
 mod impls;
+mod prefix;
 
 use std::fmt;
 
 pub use arena::KeyArena;
+pub(crate) use prefix::prefix_successor;
+pub use prefix::{KeyPartOf, KeyPrefix};
 
 /// Encodes a key into bytes whose lexicographic (memcmp) order equals the key's natural [`Ord`].
 ///

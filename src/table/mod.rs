@@ -1,16 +1,21 @@
 //! [`Table<K, V, S>`]: typed keys, typed values, zero-copy reads.
+//!
+//! This file holds the table itself and its auto-commit operations; `transactional.rs` adds
+//! the operations that run inside a [`WriteTx`](crate::WriteTx) or [`Snapshot`](crate::Snapshot)
+//! and the atomic read-modify-write helpers; [`scan`](crate::scan) adds ordered scans.
+
+mod transactional;
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::marker::PhantomData;
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use crate::database::Database;
 use crate::error::{BoxError, Error, KeyBytes, Result};
 use crate::key::{FromKeyBytes, IntoKeyBytes, KeyArena};
-use crate::scan::Scanner;
 use crate::serializer::{EncodeError, RkyvSerializer, RkyvValue, ValueSerializer};
+use crate::transaction::Source;
 
 /// The longest table name allowed.
 pub const MAX_TABLE_NAME_LEN: usize = 64;
@@ -41,9 +46,9 @@ pub fn validate_table_name(name: &str) -> Result<()> {
 /// share it between threads. Every method is one engine operation (one transaction); reads pass
 /// a borrowed view of the stored value to a closure and return what the closure returns.
 pub struct Table<K, V: ?Sized, S> {
-    db: Arc<dyn Database>,
-    name: Arc<str>,
-    serializer: S,
+    pub(crate) db: Arc<dyn Database>,
+    pub(crate) name: Arc<str>,
+    pub(crate) serializer: S,
     // `fn(&K, &V)` keeps the table `Send + Sync` whatever `K` and `V` are: it stores none.
     types: PhantomData<fn(&K, &V)>,
 }
@@ -75,10 +80,9 @@ where
     V: ?Sized,
     S: ValueSerializer<V>,
 {
-    /// Opens table `name` of `db` with `serializer`, after checking the name
-    /// ([`validate_table_name`]). [`Storage`](crate::Storage) has shorthands for the built-in
-    /// serializers.
-    pub fn open(db: Arc<dyn Database>, name: &str, serializer: S) -> Result<Self> {
+    /// A handle on table `name` of `db` (checked and registered by
+    /// [`Storage::table_versioned`](crate::Storage::table_versioned)).
+    pub(crate) fn open(db: Arc<dyn Database>, name: &str, serializer: S) -> Result<Self> {
         validate_table_name(name)?;
         Ok(Table {
             db,
@@ -114,10 +118,7 @@ where
         Q: IntoKeyBytes + ?Sized,
         F: FnOnce(S::Output<'_>) -> R,
     {
-        let mut arena = KeyArena::new();
-        let key = key.key_bytes(&mut arena);
-        self.read_stored(key, |bytes| self.decode(key, bytes).map(read))?
-            .transpose()
+        self.get_from(Source::Database(&*self.db), key, read)
     }
 
     /// Whether `key` is present (its value is not decoded).
@@ -171,63 +172,32 @@ where
         Ok(self.len()? == 0)
     }
 
-    /// Streams the table in key order through `scan`, which gets a [`Scanner`] to `fold` or
-    /// `for_each` over. Nothing is collected: each entry is decoded in place and dropped.
-    pub fn scan_with<F, R>(&self, scan: F) -> Result<R>
+    /// Entry count and stored bytes.
+    pub fn stats(&self) -> Result<crate::TableStats> {
+        self.db.table_stats(&self.name)
+    }
+
+    /// Runs `read` on the decoded value of `key` from `source`.
+    pub(crate) fn get_from<Q, F, R>(
+        &self,
+        mut source: Source<'_>,
+        key: &Q,
+        read: F,
+    ) -> Result<Option<R>>
     where
-        F: FnOnce(Scanner<'_, K, V, S>) -> Result<R>,
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+        F: FnOnce(S::Output<'_>) -> R,
     {
-        scan(Scanner::new(self))
+        let mut arena = KeyArena::new();
+        let key = key.key_bytes(&mut arena);
+        read_stored(&mut source, &self.name, key, |bytes| {
+            self.decode(key, bytes).map(read)
+        })?
+        .transpose()
     }
 
-    /// Collects `map(key, view)` for every entry where it returns `Some`, in key order.
-    pub fn filter_map<F, R>(&self, mut map: F) -> Result<Vec<R>>
-    where
-        F: FnMut(&K, S::Output<'_>) -> Option<R>,
-    {
-        let mut found = Vec::new();
-        self.visit(|key, value| {
-            found.extend(map(key, value));
-            Ok(ControlFlow::Continue(()))
-        })?;
-        Ok(found)
-    }
-
-    /// Runs `read` on the stored bytes of `key`, if present.
-    fn read_stored<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        // The engine takes an `FnMut`; it calls it at most once per the `Database` contract, and
-        // a misbehaving engine calling it again is ignored rather than allowed to panic here.
-        let mut read = Some(read);
-        let mut result = None;
-        self.db.get(&self.name, key, &mut |bytes| {
-            if let Some(read) = read.take() {
-                result = Some(read(bytes));
-            }
-        })?;
-        Ok(result)
-    }
-
-    /// Visits decoded entries in key order until `visit` breaks or fails. A key or value that
-    /// does not decode stops the scan with an error naming it: nothing is skipped.
-    pub(crate) fn visit<F>(&self, mut visit: F) -> Result<()>
-    where
-        F: FnMut(&K, S::Output<'_>) -> Result<ControlFlow<()>>,
-    {
-        let mut failure = None;
-        self.db.scan(&self.name, &mut |key_bytes, value_bytes| {
-            let step = self.decode_key(key_bytes).and_then(|key| {
-                let value = self.decode(key_bytes, value_bytes)?;
-                visit(&key, value)
-            });
-            step.unwrap_or_else(|error| {
-                failure = Some(error);
-                ControlFlow::Break(())
-            })
-        })?;
-        failure.map_or(Ok(()), Err)
-    }
-
-    fn encode<'s>(&self, value: &'s V, scratch: &'s mut S::Scratch) -> Result<&'s [u8]> {
+    pub(crate) fn encode<'s>(&self, value: &'s V, scratch: &'s mut S::Scratch) -> Result<&'s [u8]> {
         self.serializer
             .encode(value, scratch)
             .map_err(|error| match error {
@@ -244,13 +214,13 @@ where
             })
     }
 
-    fn decode<'a>(&self, key: &[u8], bytes: &'a [u8]) -> Result<S::Output<'a>> {
+    pub(crate) fn decode<'a>(&self, key: &[u8], bytes: &'a [u8]) -> Result<S::Output<'a>> {
         self.serializer
             .decode(bytes)
             .map_err(|source| self.corrupt(key, source))
     }
 
-    fn decode_key(&self, key: &[u8]) -> Result<K> {
+    pub(crate) fn decode_key(&self, key: &[u8]) -> Result<K> {
         K::from_key_bytes(key).map_err(|source| Error::KeyDecode {
             table: self.name.to_string(),
             key: KeyBytes(key.to_vec()),
@@ -287,10 +257,35 @@ where
         F: FnOnce(&V::Archived) -> R,
     {
         let mut arena = KeyArena::new();
-        self.read_stored(key.key_bytes(&mut arena), |bytes| {
-            // SAFETY: the caller guarantees the stored bytes are a valid archived `V` written
-            // by this table's serializer (this function's contract).
-            read(unsafe { self.serializer.decode_unchecked(bytes) })
-        })
+        let mut source = Source::Database(&*self.db);
+        read_stored(
+            &mut source,
+            &self.name,
+            key.key_bytes(&mut arena),
+            |bytes| {
+                // SAFETY: the caller guarantees the stored bytes are a valid archived `V` written
+                // by this table's serializer (this function's contract).
+                read(unsafe { self.serializer.decode_unchecked(bytes) })
+            },
+        )
     }
+}
+
+/// Runs `read` on the stored bytes of `key` in `table`, if present.
+pub(crate) fn read_stored<R>(
+    source: &mut Source<'_>,
+    table: &str,
+    key: &[u8],
+    read: impl FnOnce(&[u8]) -> R,
+) -> Result<Option<R>> {
+    // The engine takes an `FnMut`; it calls it at most once per the `Database` contract, and a
+    // misbehaving engine calling it again is ignored rather than allowed to panic here.
+    let mut read = Some(read);
+    let mut result = None;
+    source.get(table, key, &mut |bytes| {
+        if let Some(read) = read.take() {
+            result = Some(read(bytes));
+        }
+    })?;
+    Ok(result)
 }
