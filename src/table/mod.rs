@@ -103,10 +103,7 @@ where
         K: Borrow<Q>,
         Q: IntoKeyBytes + ?Sized,
     {
-        let mut arena = KeyArena::new();
-        let mut scratch = S::Scratch::default();
-        let bytes = self.encode(value, &mut scratch)?;
-        self.db.put(&self.name, key.key_bytes(&mut arena), bytes)
+        self.with_encoded(key, value, |key, value| self.db.put(&self.name, key, value))
     }
 
     /// Looks `key` up and, if present, returns `read(view)` for a borrowed view of the stored
@@ -195,6 +192,23 @@ where
             self.decode(key, bytes).map(read)
         })?
         .transpose()
+    }
+
+    /// Encodes `key` and `value` (on the stack and in a fresh scratch buffer) and hands both
+    /// byte strings to `write`.
+    pub(crate) fn with_encoded<Q, R>(
+        &self,
+        key: &Q,
+        value: &V,
+        write: impl FnOnce(&[u8], &[u8]) -> Result<R>,
+    ) -> Result<R>
+    where
+        Q: IntoKeyBytes + ?Sized,
+    {
+        let mut arena = KeyArena::new();
+        let mut scratch = S::Scratch::default();
+        let value = self.encode(value, &mut scratch)?;
+        write(key.key_bytes(&mut arena), value)
     }
 
     pub(crate) fn encode<'s>(&self, value: &'s V, scratch: &'s mut S::Scratch) -> Result<&'s [u8]> {

@@ -50,11 +50,9 @@ where
         K: Borrow<Q>,
         Q: IntoKeyBytes + ?Sized,
     {
-        let mut arena = KeyArena::new();
-        let mut scratch = S::Scratch::default();
-        let bytes = self.encode(value, &mut scratch)?;
-        tx.engine()
-            .put(&self.name, key.key_bytes(&mut arena), bytes)
+        self.with_encoded(key, value, |key, value| {
+            tx.engine().put(&self.name, key, value)
+        })
     }
 
     /// [`delete`](Self::delete) within a write transaction.
