@@ -28,7 +28,11 @@ fn write_cost(c: &mut Criterion) {
     let storage = Storage::with_database(redb.clone());
     let users = storage.rkyv_table::<u64, User>("users").expect("table");
     let values: Vec<Vec<u8>> = (0..ROWS_PER_TXN)
-        .map(|i| rkyv::to_bytes::<rkyv::rancor::Error>(&make_user(i)).expect("archive").to_vec())
+        .map(|i| {
+            rkyv::to_bytes::<rkyv::rancor::Error>(&make_user(i))
+                .expect("archive")
+                .to_vec()
+        })
         .collect();
     let rows: Vec<User> = (0..ROWS_PER_TXN).map(make_user).collect();
 
@@ -56,7 +60,9 @@ fn write_cost(c: &mut Criterion) {
     group.bench_function("autocommit_put", |b| {
         b.iter(|| {
             next += 1;
-            users.put(&next, &rows[(next % ROWS_PER_TXN) as usize]).expect("put");
+            users
+                .put(&next, &rows[(next % ROWS_PER_TXN) as usize])
+                .expect("put");
         });
     });
 

@@ -121,6 +121,17 @@ pub enum Error {
         requested: String,
     },
 
+    /// This thread already holds the database's write transaction (inside `Storage::write`, or
+    /// an open `WriteTx`), and tried to start another write: an auto-commit `put`/`delete`/
+    /// `update`, a `put_batch`, opening a new table, or a second transaction. Waiting would
+    /// deadlock, so it fails instead. Use the `_in` methods with the open transaction, and open
+    /// tables before starting it.
+    #[error("table `{table}`: a write transaction is already open on this thread")]
+    NestedWrite {
+        /// The table the refused write was for (`"*"` for a transaction).
+        table: String,
+    },
+
     /// A caller's closure (a scan body, a fold step) returned an error of its own, wrapped
     /// with [`Error::callback`]. The scan stopped there.
     #[error("callback failed")]
@@ -161,7 +172,8 @@ impl Error {
             | Error::KeyDecode { table, .. }
             | Error::Serialize { table, .. }
             | Error::InvalidValue { table, .. }
-            | Error::TableTypeMismatch { table, .. } => Some(table),
+            | Error::TableTypeMismatch { table, .. }
+            | Error::NestedWrite { table } => Some(table),
             Error::InvalidTableName { name, .. } => Some(name),
             Error::Open { .. } | Error::Callback { .. } => None,
         }

@@ -4,7 +4,9 @@
 //! Records live in a metadata table whose name (`zerotable.meta`) can never clash with a user
 //! table (user names cannot contain `.`). Type names are recorded without module paths, so
 //! moving a type between modules, or a compiler printing paths differently, does not break
-//! reopening; renaming a type or changing the version does (on purpose).
+//! reopening; renaming a type or changing the version does (on purpose). A table that holds
+//! entries but has no record (written through the raw `Database` API, or through a table handle
+//! used after its table was dropped) cannot be opened as a typed table: its type is unknown.
 
 use std::any::type_name;
 
@@ -13,6 +15,9 @@ use crate::error::{Error, Result};
 
 /// The metadata table's name.
 pub(crate) const META_TABLE: &str = "zerotable.meta";
+
+/// What [`Error::TableTypeMismatch`] reports for a table holding entries but no type record.
+pub(crate) const UNRECORDED: &str = "unknown: entries written without a type record";
 
 /// What a table was created as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +80,16 @@ pub(crate) fn register(db: &dyn Database, table: &str, expected: &TableType) -> 
     })?;
     if let Some(outcome) = outcome {
         return outcome; // another thread registered it first
+    }
+    // Entries without a type record were written outside the typed API (or through a handle
+    // used after its table was dropped): their type is unknown, so claiming them for
+    // `expected` could misread every value.
+    if txn.len(table)? > 0 {
+        return Err(Error::TableTypeMismatch {
+            table: table.to_owned(),
+            stored: UNRECORDED.to_owned(),
+            requested: expected.0.clone(),
+        });
     }
     txn.put(META_TABLE, table.as_bytes(), expected.0.as_bytes())?;
     txn.create_table(table)?;

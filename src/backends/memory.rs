@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::writer_gate::{WriterGate, WriterTicket};
 
 use crate::database::{
     Database, Durability, KeyRange, ReadTransaction, ScanVisitor, TableStats, WriteTransaction,
@@ -30,9 +32,8 @@ pub struct MemoryDatabase {
 #[derive(Debug, Default)]
 struct Shared {
     committed: RwLock<Arc<Tables>>,
-    /// Whether a writer is active: writers are serialized, as in redb.
-    writer_busy: Mutex<bool>,
-    writer_free: Condvar,
+    /// Writers are serialized, as in redb.
+    writers: Arc<WriterGate>,
 }
 
 // Lock poisoning is ignored on purpose: no caller code ever runs while these locks are held and
@@ -55,37 +56,6 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner);
         change(Arc::make_mut(&mut committed))
     }
-
-    /// Waits until no other writer is active and claims the writer slot until the guard drops.
-    fn claim_writer(self: &Arc<Self>) -> WriterSlot {
-        let mut busy = self
-            .writer_busy
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        while *busy {
-            busy = self
-                .writer_free
-                .wait(busy)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        *busy = true;
-        WriterSlot(Arc::clone(self))
-    }
-}
-
-/// The writer slot; released (and the next writer woken) on drop, even during a panic.
-#[derive(Debug)]
-struct WriterSlot(Arc<Shared>);
-
-impl Drop for WriterSlot {
-    fn drop(&mut self) {
-        *self
-            .0
-            .writer_busy
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = false;
-        self.0.writer_free.notify_one();
-    }
 }
 
 impl MemoryDatabase {
@@ -101,13 +71,14 @@ impl Database for MemoryDatabase {
     }
 
     fn begin_write(&self, _durability: Option<Durability>) -> Result<Box<dyn WriteTransaction>> {
-        let slot = self.shared.claim_writer();
+        let ticket = self.shared.writers.enter("*")?;
         Ok(Box::new(MemoryWrite {
+            shared: Arc::clone(&self.shared),
+            _ticket: ticket,
             base: self.shared.snapshot(),
             staged: BTreeMap::new(),
             created: BTreeSet::new(),
             dropped: BTreeSet::new(),
-            slot,
         }))
     }
 
@@ -168,14 +139,16 @@ impl ReadTransaction for MemoryRead {
 }
 
 /// A write transaction: changes are staged beside the state it began from (which no one else
-/// can change meanwhile: it holds the writer slot) and applied on commit.
+/// can change meanwhile: it holds the writer ticket) and applied on commit.
 struct MemoryWrite {
     base: Arc<Tables>,
     staged: BTreeMap<String, Staged>,
     created: BTreeSet<String>,
     /// Tables dropped by this transaction: reads ignore their base content.
     dropped: BTreeSet<String>,
-    slot: WriterSlot,
+    shared: Arc<Shared>,
+    /// Held until the transaction ends: no other writer can change `base` meanwhile.
+    _ticket: WriterTicket,
 }
 
 impl MemoryWrite {
@@ -238,12 +211,16 @@ impl WriteTransaction for MemoryWrite {
 
     fn delete(&mut self, table: &str, key: &[u8]) -> Result<bool> {
         let existed = self.exists(table, key);
-        self.staged_table(table).insert(Box::from(key), None);
+        // Nothing to stage for an absent key, and staging would create a missing table.
+        if existed {
+            self.staged_table(table).insert(Box::from(key), None);
+        }
         Ok(existed)
     }
 
     fn create_table(&mut self, table: &str) -> Result<()> {
-        self.dropped.remove(table);
+        // If the table was dropped earlier in this transaction it stays in `dropped`, so its
+        // old entries stay hidden and the commit removes them before re-creating it.
         self.created.insert(table.to_owned());
         Ok(())
     }
@@ -263,13 +240,14 @@ impl WriteTransaction for MemoryWrite {
             staged,
             created,
             dropped,
-            slot,
+            shared,
+            _ticket,
             ..
         } = *self;
         if staged.is_empty() && dropped.is_empty() && created.is_empty() {
             return Ok(());
         }
-        slot.0.commit(|tables| {
+        shared.commit(|tables| {
             for table in dropped {
                 tables.remove(&table);
             }

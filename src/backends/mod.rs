@@ -2,6 +2,7 @@
 
 mod memory;
 mod redb;
+mod writer_gate;
 
 pub use self::memory::MemoryDatabase;
 pub use self::redb::{RedbDatabase, RedbOptions};

@@ -5,8 +5,11 @@
 //! touches the value where it sits in redb's page cache. redb's MVCC gives snapshots and
 //! serialized writers directly.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+
+use super::writer_gate::{WriterGate, WriterTicket};
 
 use redb::{
     ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError,
@@ -56,6 +59,8 @@ pub struct RedbDatabase {
     // Only `compact` needs `&mut redb::Database`; everything else takes the read side just long
     // enough to begin a transaction (transactions do not borrow the database).
     db: RwLock<redb::Database>,
+    /// Makes a same-thread nested write an error instead of a deadlock inside redb.
+    writers: Arc<WriterGate>,
     path: Option<PathBuf>,
     durability: Durability,
 }
@@ -108,6 +113,7 @@ impl RedbDatabase {
     pub fn from_redb(db: redb::Database, durability: Durability) -> Self {
         RedbDatabase {
             db: RwLock::new(db),
+            writers: Arc::default(),
             path: None,
             durability,
         }
@@ -124,19 +130,22 @@ impl RedbDatabase {
         self.redb().begin_read().map_err(engine(table, operation))
     }
 
+    /// Begins a redb write transaction, after entering the writer gate (returned: keep it for
+    /// as long as the transaction lives).
     fn write_txn(
         &self,
         table: &str,
         operation: &'static str,
         durability: Option<Durability>,
-    ) -> Result<redb::WriteTransaction> {
+    ) -> Result<(redb::WriteTransaction, WriterTicket)> {
+        let ticket = self.writers.enter(table)?;
         let mut txn = self
             .redb()
             .begin_write()
             .map_err(engine(table, operation))?;
         txn.set_durability(durability.unwrap_or(self.durability).into())
             .map_err(|e| Error::engine(table, operation, e))?;
-        Ok(txn)
+        Ok((txn, ticket))
     }
 
     /// Runs `body` on `table` in a write transaction and commits if it succeeds.
@@ -146,7 +155,7 @@ impl RedbDatabase {
         operation: &'static str,
         body: impl FnOnce(&mut redb::Table<'_, Bytes, Bytes>) -> Result<R>,
     ) -> Result<R> {
-        let txn = self.write_txn(table, operation, None)?;
+        let (txn, _ticket) = self.write_txn(table, operation, None)?;
         let result = {
             let mut handle = txn
                 .open_table(definition(table))
@@ -165,11 +174,12 @@ impl Database for RedbDatabase {
     }
 
     fn begin_write(&self, durability: Option<Durability>) -> Result<Box<dyn WriteTransaction>> {
-        Ok(Box::new(RedbWrite(self.write_txn(
-            "*",
-            "begin_write",
-            durability,
-        )?)))
+        let (txn, ticket) = self.write_txn("*", "begin_write", durability)?;
+        Ok(Box::new(RedbWrite {
+            txn,
+            existing: None,
+            _ticket: ticket,
+        }))
     }
 
     fn list_tables(&self) -> Result<Vec<String>> {
@@ -206,7 +216,7 @@ impl Database for RedbDatabase {
 
     fn flush(&self) -> Result<()> {
         // An empty commit with immediate durability makes every earlier commit durable.
-        let txn = self.write_txn("*", "flush", Some(Durability::Immediate))?;
+        let (txn, _ticket) = self.write_txn("*", "flush", Some(Durability::Immediate))?;
         txn.commit().map_err(engine("*", "flush"))
     }
 
@@ -222,10 +232,12 @@ impl Database for RedbDatabase {
     }
 
     fn delete(&self, table: &str, key: &[u8]) -> Result<bool> {
-        self.write_table(table, "delete", |handle| {
-            let removed = handle.remove(key).map_err(engine(table, "delete"))?;
-            Ok(removed.is_some())
-        })
+        // Through a transaction that knows which tables exist: deleting from a missing table
+        // must not create it.
+        let mut txn = self.begin_write(None)?;
+        let existed = txn.delete(table, key)?;
+        txn.commit()?;
+        Ok(existed)
     }
 
     fn write_batch(&self, table: &str, fill: &mut BatchFill<'_>) -> Result<()> {
@@ -356,26 +368,70 @@ impl ReadTransaction for RedbRead {
 
 /// A redb write transaction. Tables are opened per operation: a redb table handle borrows its
 /// transaction, so handles cannot be kept beside it without self-reference.
-struct RedbWrite(redb::WriteTransaction);
+struct RedbWrite {
+    // Declared first so it drops (rolling back) before the ticket lets the next writer in.
+    txn: redb::WriteTransaction,
+    /// Tables that exist in this transaction, loaded on first need: opening a table in a redb
+    /// write transaction creates it, and reads must not create tables.
+    existing: Option<HashSet<String>>,
+    _ticket: WriterTicket,
+}
 
 impl RedbWrite {
+    fn exists(&mut self, table: &str) -> Result<bool> {
+        if self.existing.is_none() {
+            let tables = self
+                .txn
+                .list_tables()
+                .map_err(engine(table, "list_tables"))?;
+            self.existing = Some(tables.map(|t| t.name().to_owned()).collect());
+        }
+        Ok(self
+            .existing
+            .as_ref()
+            .is_some_and(|set| set.contains(table)))
+    }
+
+    /// Runs `body` on `table`, creating it if needed.
     fn with_table<R>(
         &mut self,
         table: &str,
         operation: &'static str,
         body: impl FnOnce(&mut redb::Table<'_, Bytes, Bytes>) -> Result<R>,
     ) -> Result<R> {
+        if let Some(existing) = &mut self.existing
+            && !existing.contains(table)
+        {
+            existing.insert(table.to_owned());
+        }
         let mut handle = self
-            .0
+            .txn
             .open_table(definition(table))
             .map_err(engine(table, operation))?;
         body(&mut handle)
+    }
+
+    /// Runs `body` on `table` if it exists; otherwise returns `absent` without creating it.
+    fn with_existing<R>(
+        &mut self,
+        table: &str,
+        operation: &'static str,
+        absent: R,
+        body: impl FnOnce(&mut redb::Table<'_, Bytes, Bytes>) -> Result<R>,
+    ) -> Result<R> {
+        if self.exists(table)? {
+            self.with_table(table, operation, body)
+        } else {
+            Ok(absent)
+        }
     }
 }
 
 impl WriteTransaction for RedbWrite {
     fn get(&mut self, table: &str, key: &[u8], found: &mut dyn FnMut(&[u8])) -> Result<bool> {
-        self.with_table(table, "get", |handle| get_in(handle, table, key, found))
+        self.with_existing(table, "get", false, |handle| {
+            get_in(handle, table, key, found)
+        })
     }
 
     fn range(
@@ -384,13 +440,13 @@ impl WriteTransaction for RedbWrite {
         range: &KeyRange<'_>,
         visit: &mut ScanVisitor<'_>,
     ) -> Result<()> {
-        self.with_table(table, "range", |handle| {
+        self.with_existing(table, "range", (), |handle| {
             range_in(handle, table, range, visit)
         })
     }
 
     fn len(&mut self, table: &str) -> Result<u64> {
-        self.with_table(table, "len", |handle| {
+        self.with_existing(table, "len", 0, |handle| {
             handle.len().map_err(engine(table, "len"))
         })
     }
@@ -403,7 +459,7 @@ impl WriteTransaction for RedbWrite {
     }
 
     fn delete(&mut self, table: &str, key: &[u8]) -> Result<bool> {
-        self.with_table(table, "delete", |handle| {
+        self.with_existing(table, "delete", false, |handle| {
             let removed = handle.remove(key).map_err(engine(table, "delete"))?;
             Ok(removed.is_some())
         })
@@ -414,13 +470,16 @@ impl WriteTransaction for RedbWrite {
     }
 
     fn drop_table(&mut self, table: &str) -> Result<bool> {
-        self.0
+        if let Some(existing) = &mut self.existing {
+            existing.remove(table);
+        }
+        self.txn
             .delete_table(definition(table))
             .map_err(engine(table, "drop_table"))
     }
 
     fn commit(self: Box<Self>) -> Result<()> {
-        self.0.commit().map_err(engine("*", "commit"))
+        self.txn.commit().map_err(engine("*", "commit"))
     }
 }
 

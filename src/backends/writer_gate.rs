@@ -1,0 +1,54 @@
+//! One writer at a time per database — and an error instead of a deadlock when the thread
+//! that holds the write starts another one (for example an auto-commit `put`, or opening a new
+//! table, inside `Storage::write`). Waiting there could never end.
+
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::{self, ThreadId};
+
+use crate::error::{Error, Result};
+
+/// Admits one writer at a time; others wait, the holder's own thread is refused.
+#[derive(Debug, Default)]
+pub(crate) struct WriterGate {
+    owner: Mutex<Option<ThreadId>>,
+    released: Condvar,
+}
+
+/// The right to write, until dropped (also during a panic).
+#[derive(Debug)]
+pub(crate) struct WriterTicket(Arc<WriterGate>);
+
+impl WriterGate {
+    /// Waits until no other thread writes, then admits this one. `table` names the operation's
+    /// table in the error.
+    pub(crate) fn enter(self: &Arc<Self>, table: &str) -> Result<WriterTicket> {
+        let me = thread::current().id();
+        // No caller code runs under this lock, so poisoning cannot hide a broken invariant.
+        let mut owner = self.owner.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            match *owner {
+                None => break,
+                Some(holder) if holder == me => {
+                    return Err(Error::NestedWrite {
+                        table: table.to_owned(),
+                    });
+                }
+                Some(_) => {
+                    owner = self
+                        .released
+                        .wait(owner)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        }
+        *owner = Some(me);
+        Ok(WriterTicket(Arc::clone(self)))
+    }
+}
+
+impl Drop for WriterTicket {
+    fn drop(&mut self) {
+        *self.0.owner.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.0.released.notify_one();
+    }
+}
