@@ -15,6 +15,9 @@ use crate::error::Result;
 /// The callback of a range read: gets each key and value, returns whether to go on.
 pub type ScanVisitor<'a> = dyn FnMut(&[u8], &[u8]) -> ControlFlow<()> + 'a;
 
+/// The closure of [`Database::write`]: performs a transaction's work.
+pub type WriteBody<'a> = dyn FnMut(&mut dyn WriteTransaction) -> Result<()> + 'a;
+
 /// The closure of [`Database::write_batch`]: performs the batch's writes through the writer.
 pub type BatchFill<'a> = dyn FnMut(&mut dyn BatchWriter) -> Result<()> + 'a;
 
@@ -48,6 +51,16 @@ pub trait Database: Send + Sync {
     /// Starts a write transaction, waiting for any other writer to finish. `durability`
     /// overrides the database's default for this transaction's commit, where the engine allows.
     fn begin_write(&self, durability: Option<Durability>) -> Result<Box<dyn WriteTransaction>>;
+
+    /// Runs `body` in one write transaction and commits it if `body` returns `Ok`; on `Err` or
+    /// panic nothing is applied. The transaction must not be committed by `body` itself.
+    /// Engines override this when a transaction scoped to one call is cheaper than a
+    /// [`begin_write`](Self::begin_write) handle (redb keeps its table handles open for the call).
+    fn write(&self, durability: Option<Durability>, body: &mut WriteBody<'_>) -> Result<()> {
+        let mut txn = self.begin_write(durability)?;
+        body(&mut *txn)?;
+        txn.commit()
+    }
 
     /// Names of the tables that exist (created by a write or by [`WriteTransaction::create_table`]),
     /// in ascending order.

@@ -72,7 +72,7 @@ pub mod transaction;
 pub use backends::{Durability, MemoryDatabase, RedbDatabase, RedbOptions};
 pub use database::{
     BatchFill, BatchWriter, Database, KeyRange, ReadTransaction, ScanVisitor, TableStats,
-    WriteTransaction,
+    WriteBody, WriteTransaction,
 };
 pub use error::{Error, Result};
 pub use key::{

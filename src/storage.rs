@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::backends::{MemoryDatabase, RedbDatabase, RedbOptions};
 use crate::database::{Database, Durability, TableStats};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::key::{FromKeyBytes, IntoKeyBytes};
 use crate::registry::{self, META_TABLE, TableType};
 use crate::serializer::{
@@ -167,21 +167,30 @@ impl Storage {
         durability: Option<Durability>,
         body: impl FnOnce(&mut WriteTx) -> Result<R>,
     ) -> Result<R> {
-        let mut tx = self.begin_write_with(durability)?;
-        let value = body(&mut tx)?;
-        tx.commit()?;
-        Ok(value)
+        // The engine runs the transaction around a closure (letting redb keep its table handles
+        // open for the whole call); `body` is `FnOnce` and has a result, the engine's closure is
+        // `FnMut` returning `()`: bridge with two `Option`s.
+        let mut body = Some(body);
+        let mut value = None;
+        self.db.write(durability, &mut |txn| {
+            let body = body.take().ok_or_else(|| {
+                Error::engine("*", "write", "the engine ran a write closure twice")
+            })?;
+            value = Some(body(&mut WriteTx::lent(txn))?);
+            Ok(())
+        })?;
+        value.ok_or_else(|| Error::engine("*", "write", "the engine did not run the write closure"))
     }
 
     /// Starts a write transaction for code that cannot use a closure: call
     /// [`WriteTx::commit`], or drop it to roll back. Waits while another writer is active.
-    pub fn begin_write(&self) -> Result<WriteTx> {
+    pub fn begin_write(&self) -> Result<WriteTx<'static>> {
         self.begin_write_with(None)
     }
 
     /// [`begin_write`](Self::begin_write) with this transaction's durability chosen.
-    pub fn begin_write_with(&self, durability: Option<Durability>) -> Result<WriteTx> {
-        Ok(WriteTx::new(self.db.begin_write(durability)?))
+    pub fn begin_write_with(&self, durability: Option<Durability>) -> Result<WriteTx<'static>> {
+        Ok(WriteTx::owned(self.db.begin_write(durability)?))
     }
 
     /// Runs `body` with one consistent snapshot of every table; writers go on meanwhile.

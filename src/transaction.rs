@@ -2,7 +2,7 @@
 //! read view), and the [`Reader`] trait that lets table reads run in either.
 
 use crate::database::{Database, KeyRange, ReadTransaction, ScanVisitor, WriteTransaction};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A write transaction across any number of tables.
 ///
@@ -11,29 +11,55 @@ use crate::error::Result;
 /// methods ending in `_in` read and write through it; reads see its own writes, nobody else sees
 /// them before [`commit`](Self::commit). Dropping it uncommitted — including by an error return
 /// or a panic — rolls everything back.
-pub struct WriteTx {
-    txn: Box<dyn WriteTransaction>,
+pub struct WriteTx<'a> {
+    txn: Txn<'a>,
 }
 
-impl WriteTx {
-    pub(crate) fn new(txn: Box<dyn WriteTransaction>) -> Self {
-        WriteTx { txn }
+/// Who ends the transaction: the `WriteTx` itself, or the `Storage::write` call lending it.
+enum Txn<'a> {
+    Owned(Box<dyn WriteTransaction>),
+    Lent(&'a mut dyn WriteTransaction),
+}
+
+impl<'a> WriteTx<'a> {
+    pub(crate) fn owned(txn: Box<dyn WriteTransaction>) -> Self {
+        WriteTx {
+            txn: Txn::Owned(txn),
+        }
+    }
+
+    pub(crate) fn lent(txn: &'a mut dyn WriteTransaction) -> Self {
+        WriteTx {
+            txn: Txn::Lent(txn),
+        }
     }
 
     /// Commits every write atomically.
     pub fn commit(self) -> Result<()> {
-        self.txn.commit()
+        match self.txn {
+            Txn::Owned(txn) => txn.commit(),
+            // A lent transaction is handed out as `&mut WriteTx` inside `Storage::write`, which
+            // commits it when the closure returns; only `mem::replace` tricks reach this.
+            Txn::Lent(_) => Err(Error::engine(
+                "*",
+                "commit",
+                "this transaction commits when its Storage::write closure returns",
+            )),
+        }
     }
 
     /// Discards every write (the same as dropping the transaction).
     pub fn rollback(self) {}
 
     pub(crate) fn engine(&mut self) -> &mut dyn WriteTransaction {
-        &mut *self.txn
+        match &mut self.txn {
+            Txn::Owned(txn) => &mut **txn,
+            Txn::Lent(txn) => &mut **txn,
+        }
     }
 }
 
-impl std::fmt::Debug for WriteTx {
+impl std::fmt::Debug for WriteTx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteTx").finish_non_exhaustive()
     }
@@ -64,7 +90,7 @@ impl std::fmt::Debug for Snapshot {
 pub trait Reader: sealed::Sealed {}
 
 impl Reader for Snapshot {}
-impl Reader for WriteTx {}
+impl Reader for WriteTx<'_> {}
 
 mod sealed {
     use super::Source;
@@ -79,9 +105,9 @@ mod sealed {
         }
     }
 
-    impl Sealed for super::WriteTx {
+    impl Sealed for super::WriteTx<'_> {
         fn source(&mut self) -> Source<'_> {
-            Source::Write(&mut *self.txn)
+            Source::Write(self.engine())
         }
     }
 }

@@ -5,7 +5,7 @@
 //! touches the value where it sits in redb's page cache. redb's MVCC gives snapshots and
 //! serialized writers directly.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
@@ -18,7 +18,7 @@ use redb::{
 
 use crate::database::{
     BatchFill, BatchWriter, Database, Durability, KeyRange, ReadTransaction, ScanVisitor,
-    TableStats, WriteTransaction,
+    TableStats, WriteBody, WriteTransaction,
 };
 use crate::error::{Error, Result};
 
@@ -177,9 +177,23 @@ impl Database for RedbDatabase {
         let (txn, ticket) = self.write_txn("*", "begin_write", durability)?;
         Ok(Box::new(RedbWrite {
             txn,
-            existing: None,
+            known: KnownTables::default(),
             _ticket: ticket,
         }))
+    }
+
+    fn write(&self, durability: Option<Durability>, body: &mut WriteBody<'_>) -> Result<()> {
+        let (txn, _ticket) = self.write_txn("*", "write", durability)?;
+        {
+            let mut scoped = ScopedWrite {
+                txn: &txn,
+                open: HashMap::new(),
+                known: KnownTables::default(),
+            };
+            body(&mut scoped)?;
+            // `scoped` (its open table handles) ends here, before the commit needs `txn` back.
+        }
+        txn.commit().map_err(engine("*", "commit"))
     }
 
     fn list_tables(&self) -> Result<Vec<String>> {
@@ -366,44 +380,137 @@ impl ReadTransaction for RedbRead {
     }
 }
 
-/// A redb write transaction. Tables are opened per operation: a redb table handle borrows its
-/// transaction, so handles cannot be kept beside it without self-reference.
+/// The tables that exist in a write transaction, loaded on first need: opening a table in a
+/// redb write transaction creates it, and reads and deletes must not create tables.
+#[derive(Default)]
+struct KnownTables(Option<HashSet<String>>);
+
+impl KnownTables {
+    fn contains(&mut self, txn: &redb::WriteTransaction, table: &str) -> Result<bool> {
+        if self.0.is_none() {
+            let tables = txn.list_tables().map_err(engine(table, "list_tables"))?;
+            self.0 = Some(tables.map(|t| t.name().to_owned()).collect());
+        }
+        Ok(self.0.as_ref().is_some_and(|set| set.contains(table)))
+    }
+
+    fn created(&mut self, table: &str) {
+        if let Some(set) = &mut self.0
+            && !set.contains(table)
+        {
+            set.insert(table.to_owned());
+        }
+    }
+
+    fn dropped(&mut self, table: &str) {
+        if let Some(set) = &mut self.0 {
+            set.remove(table);
+        }
+    }
+}
+
+/// Implements [`WriteTransaction`] for a type with `with_table` (open, creating if needed),
+/// `exists` and `release` (close any cached handle) methods.
+macro_rules! redb_write_transaction {
+    ($type:ty) => {
+        impl WriteTransaction for $type {
+            fn get(
+                &mut self,
+                table: &str,
+                key: &[u8],
+                found: &mut dyn FnMut(&[u8]),
+            ) -> Result<bool> {
+                if !self.exists(table)? {
+                    return Ok(false);
+                }
+                self.with_table(table, "get", |handle| get_in(handle, table, key, found))
+            }
+
+            fn range(
+                &mut self,
+                table: &str,
+                range: &KeyRange<'_>,
+                visit: &mut ScanVisitor<'_>,
+            ) -> Result<()> {
+                if !self.exists(table)? {
+                    return Ok(());
+                }
+                self.with_table(table, "range", |handle| {
+                    range_in(handle, table, range, visit)
+                })
+            }
+
+            fn len(&mut self, table: &str) -> Result<u64> {
+                if !self.exists(table)? {
+                    return Ok(0);
+                }
+                self.with_table(table, "len", |handle| {
+                    handle.len().map_err(engine(table, "len"))
+                })
+            }
+
+            fn put(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
+                self.with_table(table, "put", |handle| {
+                    handle.insert(key, value).map_err(engine(table, "put"))?;
+                    Ok(())
+                })
+            }
+
+            fn delete(&mut self, table: &str, key: &[u8]) -> Result<bool> {
+                if !self.exists(table)? {
+                    return Ok(false);
+                }
+                self.with_table(table, "delete", |handle| {
+                    let removed = handle.remove(key).map_err(engine(table, "delete"))?;
+                    Ok(removed.is_some())
+                })
+            }
+
+            fn create_table(&mut self, table: &str) -> Result<()> {
+                self.with_table(table, "create_table", |_| Ok(()))
+            }
+
+            fn drop_table(&mut self, table: &str) -> Result<bool> {
+                self.release(table);
+                self.known.dropped(table);
+                self.txn()
+                    .delete_table(definition(table))
+                    .map_err(engine(table, "drop_table"))
+            }
+
+            fn commit(self: Box<Self>) -> Result<()> {
+                self.finish()
+            }
+        }
+    };
+}
+
+/// A redb write transaction handed out by `begin_write`. Tables are opened per operation: a
+/// redb table handle borrows its transaction, so handles cannot be kept beside it (without
+/// self-reference). [`Database::write`] avoids that cost.
 struct RedbWrite {
     // Declared first so it drops (rolling back) before the ticket lets the next writer in.
     txn: redb::WriteTransaction,
-    /// Tables that exist in this transaction, loaded on first need: opening a table in a redb
-    /// write transaction creates it, and reads must not create tables.
-    existing: Option<HashSet<String>>,
+    known: KnownTables,
     _ticket: WriterTicket,
 }
 
 impl RedbWrite {
-    fn exists(&mut self, table: &str) -> Result<bool> {
-        if self.existing.is_none() {
-            let tables = self
-                .txn
-                .list_tables()
-                .map_err(engine(table, "list_tables"))?;
-            self.existing = Some(tables.map(|t| t.name().to_owned()).collect());
-        }
-        Ok(self
-            .existing
-            .as_ref()
-            .is_some_and(|set| set.contains(table)))
+    fn txn(&self) -> &redb::WriteTransaction {
+        &self.txn
     }
 
-    /// Runs `body` on `table`, creating it if needed.
+    fn exists(&mut self, table: &str) -> Result<bool> {
+        self.known.contains(&self.txn, table)
+    }
+
     fn with_table<R>(
         &mut self,
         table: &str,
         operation: &'static str,
         body: impl FnOnce(&mut redb::Table<'_, Bytes, Bytes>) -> Result<R>,
     ) -> Result<R> {
-        if let Some(existing) = &mut self.existing
-            && !existing.contains(table)
-        {
-            existing.insert(table.to_owned());
-        }
+        self.known.created(table);
         let mut handle = self
             .txn
             .open_table(definition(table))
@@ -411,77 +518,70 @@ impl RedbWrite {
         body(&mut handle)
     }
 
-    /// Runs `body` on `table` if it exists; otherwise returns `absent` without creating it.
-    fn with_existing<R>(
-        &mut self,
-        table: &str,
-        operation: &'static str,
-        absent: R,
-        body: impl FnOnce(&mut redb::Table<'_, Bytes, Bytes>) -> Result<R>,
-    ) -> Result<R> {
-        if self.exists(table)? {
-            self.with_table(table, operation, body)
-        } else {
-            Ok(absent)
-        }
-    }
-}
+    fn release(&mut self, _table: &str) {}
 
-impl WriteTransaction for RedbWrite {
-    fn get(&mut self, table: &str, key: &[u8], found: &mut dyn FnMut(&[u8])) -> Result<bool> {
-        self.with_existing(table, "get", false, |handle| {
-            get_in(handle, table, key, found)
-        })
-    }
-
-    fn range(
-        &mut self,
-        table: &str,
-        range: &KeyRange<'_>,
-        visit: &mut ScanVisitor<'_>,
-    ) -> Result<()> {
-        self.with_existing(table, "range", (), |handle| {
-            range_in(handle, table, range, visit)
-        })
-    }
-
-    fn len(&mut self, table: &str) -> Result<u64> {
-        self.with_existing(table, "len", 0, |handle| {
-            handle.len().map_err(engine(table, "len"))
-        })
-    }
-
-    fn put(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
-        self.with_table(table, "put", |handle| {
-            handle.insert(key, value).map_err(engine(table, "put"))?;
-            Ok(())
-        })
-    }
-
-    fn delete(&mut self, table: &str, key: &[u8]) -> Result<bool> {
-        self.with_existing(table, "delete", false, |handle| {
-            let removed = handle.remove(key).map_err(engine(table, "delete"))?;
-            Ok(removed.is_some())
-        })
-    }
-
-    fn create_table(&mut self, table: &str) -> Result<()> {
-        self.with_table(table, "create_table", |_| Ok(()))
-    }
-
-    fn drop_table(&mut self, table: &str) -> Result<bool> {
-        if let Some(existing) = &mut self.existing {
-            existing.remove(table);
-        }
-        self.txn
-            .delete_table(definition(table))
-            .map_err(engine(table, "drop_table"))
-    }
-
-    fn commit(self: Box<Self>) -> Result<()> {
+    fn finish(self) -> Result<()> {
         self.txn.commit().map_err(engine("*", "commit"))
     }
 }
+
+redb_write_transaction!(RedbWrite);
+
+/// A redb write transaction scoped to one [`Database::write`] call. The transaction lives in
+/// the caller's stack frame, so table handles borrowing it can stay open for the whole call:
+/// each table is opened once, not once per operation.
+struct ScopedWrite<'t> {
+    txn: &'t redb::WriteTransaction,
+    open: HashMap<String, redb::Table<'t, Bytes, Bytes>>,
+    known: KnownTables,
+}
+
+impl<'t> ScopedWrite<'t> {
+    fn txn(&self) -> &'t redb::WriteTransaction {
+        self.txn
+    }
+
+    fn exists(&mut self, table: &str) -> Result<bool> {
+        if self.open.contains_key(table) {
+            return Ok(true);
+        }
+        self.known.contains(self.txn, table)
+    }
+
+    fn with_table<R>(
+        &mut self,
+        table: &str,
+        operation: &'static str,
+        body: impl FnOnce(&mut redb::Table<'t, Bytes, Bytes>) -> Result<R>,
+    ) -> Result<R> {
+        if !self.open.contains_key(table) {
+            let handle = self
+                .txn
+                .open_table(definition(table))
+                .map_err(engine(table, operation))?;
+            self.known.created(table);
+            self.open.insert(table.to_owned(), handle);
+        }
+        let handle = self.open.get_mut(table).expect("opened above");
+        body(handle)
+    }
+
+    /// Closes `table`'s handle: redb refuses to delete an open table.
+    fn release(&mut self, table: &str) {
+        self.open.remove(table);
+    }
+
+    fn finish(self) -> Result<()> {
+        // Only `Database::write` commits a scoped transaction, after the closure returns.
+        Err(Error::engine(
+            "*",
+            "commit",
+            "a scoped write transaction commits when its Database::write call returns",
+        ))
+    }
+}
+
+redb_write_transaction!(ScopedWrite<'_>);
 
 /// The open table of a `write_batch` transaction.
 struct RedbBatch<'h, 't> {
