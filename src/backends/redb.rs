@@ -20,7 +20,7 @@ use crate::database::{
     BatchFill, BatchWriter, Database, Durability, KeyRange, ReadTransaction, ScanVisitor,
     TableStats, WriteBody, WriteTransaction,
 };
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result};
 
 impl From<Durability> for redb::Durability {
     fn from(durability: Durability) -> Self {
@@ -99,10 +99,14 @@ impl RedbDatabase {
         if let Some(bytes) = options.cache_size {
             builder.set_cache_size(bytes);
         }
-        let db = builder.create(path).map_err(|e| Error::Open {
+        let open_error = |source: BoxError| Error::Open {
             path: path.to_owned(),
-            source: redb::Error::from(e).into(),
-        })?;
+            source,
+        };
+        create_atomically(path, &builder).map_err(open_error)?;
+        let db = builder
+            .create(path)
+            .map_err(|e| open_error(redb::Error::from(e).into()))?;
         let mut this = Self::from_redb(db, options.durability);
         this.path = Some(path.to_owned());
         Ok(this)
@@ -268,6 +272,48 @@ impl Database for RedbDatabase {
     fn len(&self, table: &str) -> Result<u64> {
         len(&self.read_txn(table, "len")?, table)
     }
+}
+
+/// Creates a new database file at `path` so that it appears complete or not at all.
+///
+/// redb initialises a new file in place and writes the bytes that mark it as a redb file last:
+/// a process killed in between leaves a file that every later open refuses. So a new database
+/// is initialised under a temporary name beside `path`, synced, and then hard-linked into place
+/// (a link, unlike a rename, never replaces a file another process created meanwhile).
+fn create_atomically(path: &Path, builder: &redb::Builder) -> std::result::Result<(), BoxError> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Ok(()); // exists: redb opens it (an empty file is initialised by redb itself)
+    }
+    let Some(name) = path.file_name() else {
+        return Ok(()); // not a file path: let redb report it
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.creating", std::process::id()));
+    let temp = dir.join(temp_name);
+    let created = (|| -> std::result::Result<(), BoxError> {
+        drop(builder.create(&temp).map_err(redb::Error::from)?);
+        std::fs::File::open(&temp)?.sync_all()?;
+        match std::fs::hard_link(&temp, path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            // A file system without hard links: a rename is atomic too, it just could replace a
+            // file created by another process in the last instant.
+            Err(_) if std::fs::symlink_metadata(path).is_err() => std::fs::rename(&temp, path)?,
+            Err(e) => return Err(e.into()),
+        }
+        // Make the new directory entry durable too (not possible on every platform).
+        if let Ok(dir) = std::fs::File::open(dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&temp);
+    created
 }
 
 /// Runs `body` on `table` of a read transaction; a table never created reads as `absent`.
