@@ -30,9 +30,15 @@ pub enum Error {
         source: BoxError,
     },
 
-    /// The storage engine failed while working on a table (I/O error, corruption detected by the
-    /// engine, …). Nothing was committed by the failed operation. For redb the source is a
-    /// [`redb::Error`].
+    /// The storage engine failed while working on a table (I/O error, disk full, corruption
+    /// detected by the engine, …). For redb the source is a [`redb::Error`].
+    ///
+    /// A failure before the commit leaves nothing of the operation behind. A failure *during*
+    /// the commit (`operation == "commit"`, or the auto-commit operation's own commit, e.g. a
+    /// failed fsync) leaves its outcome unknown: the data may or may not be there after a
+    /// restart, so re-read before retrying non-idempotent work. After an I/O error redb refuses
+    /// every further write (`redb::Error::PreviousIo`) until the database is reopened: drop the
+    /// `Storage` and its tables, then open the file again (the reopen repairs it).
     #[error("storage engine failed during {operation} on table `{table}`")]
     Engine {
         /// The table being worked on (`"*"` for database-wide operations such as `commit`).

@@ -104,9 +104,12 @@ impl RedbDatabase {
             source,
         };
         create_atomically(path, &builder).map_err(open_error)?;
-        let db = builder
-            .create(path)
-            .map_err(|e| open_error(redb::Error::from(e).into()))?;
+        // redb 4.5 can panic (an `unreachable!`) instead of returning an error when a file's
+        // header is intact but its pages are not: report that as the open error it is.
+        let opened =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.create(path)))
+                .map_err(|panic| open_error(damaged(panic).into()))?;
+        let db = opened.map_err(|e| open_error(redb::Error::from(e).into()))?;
         let mut this = Self::from_redb(db, options.durability);
         this.path = Some(path.to_owned());
         Ok(this)
@@ -272,6 +275,16 @@ impl Database for RedbDatabase {
     fn len(&self, table: &str) -> Result<u64> {
         len(&self.read_txn(table, "len")?, table)
     }
+}
+
+/// The error for a file whose opening made redb panic: it is damaged.
+fn damaged(panic: Box<dyn std::any::Any + Send>) -> redb::Error {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    redb::Error::Corrupted(format!("redb failed while opening the file: {message}"))
 }
 
 /// Creates a new database file at `path` so that it appears complete or not at all.

@@ -1,0 +1,397 @@
+//! `Storage::open` on files it cannot use: each case must come back as a typed
+//! [`Error::Open`] naming the path and keeping the engine's error as its source — not a panic,
+//! not a hang, and not a damaged file.
+//!
+//! Two cases need a second process, made by re-running this test binary with
+//! [`child_process_helper`] selected and its role in the environment: holding a database open
+//! (another process has the file), and opening as an unprivileged user (read-only files, when
+//! the tests run as root, for whom permission bits do not stop writes).
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+use std::{fs, io, thread};
+
+use tempfile::TempDir;
+use zerotable::{Error, Storage};
+
+/// The environment variable that makes [`child_process_helper`] act; its value is the role.
+const CHILD_ROLE: &str = "ZEROTABLE_OPEN_ERRORS_CHILD";
+/// The database file the child works on.
+const CHILD_PATH: &str = "ZEROTABLE_OPEN_ERRORS_PATH";
+/// A read-only directory for the unprivileged child.
+const CHILD_DIR: &str = "ZEROTABLE_OPEN_ERRORS_DIR";
+/// What a holding child prints once its database is open (the test harness may print its own
+/// text before it on the same line).
+const READY: &str = "CHILD-READY";
+/// What an unprivileged child prints once its checks passed.
+const CHECKED: &str = "CHILD-CHECKED";
+/// `nobody` on Linux: the user the unprivileged child runs as.
+const NOBODY: u32 = 65534;
+
+/// `Storage::open`, with a panic turned into a test failure that says so.
+fn open(path: &Path) -> zerotable::Result<Storage> {
+    catch_unwind(AssertUnwindSafe(|| Storage::open(path)))
+        .unwrap_or_else(|_| panic!("Storage::open panicked on {}", path.display()))
+}
+
+/// Asserts `result` is `Error::Open` for `path`, and returns redb's error behind it.
+fn open_error(result: zerotable::Result<Storage>, path: &Path) -> redb::Error {
+    let err = match result {
+        Ok(_) => panic!("{} opened", path.display()),
+        Err(err) => err,
+    };
+    match err {
+        Error::Open {
+            path: reported,
+            source,
+        } => {
+            assert_eq!(reported, path, "the error names the path opened");
+            *source
+                .downcast::<redb::Error>()
+                .expect("the source of Error::Open is a redb::Error")
+        }
+        other => panic!("expected Error::Open, got {other:?}"),
+    }
+}
+
+fn io_kind(err: &redb::Error) -> Option<io::ErrorKind> {
+    match err {
+        redb::Error::Io(io) => Some(io.kind()),
+        _ => None,
+    }
+}
+
+/// A real database file holding a few hundred rows, and its bytes.
+fn real_database(dir: &Path) -> (PathBuf, Vec<u8>) {
+    let path = dir.join("real.redb");
+    let storage = Storage::open(&path).unwrap();
+    let table = storage.raw_table::<u64>("rows").unwrap();
+    table
+        .put_batch((0..200u64).map(|i| (i, vec![i as u8; 500])))
+        .unwrap();
+    drop(table);
+    drop(storage);
+    let bytes = fs::read(&path).unwrap();
+    (path, bytes)
+}
+
+/// Deterministic bytes that are no database (xorshift).
+fn garbage(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// Writes `content` to a file in `dir`, opens it, and checks the refusal left it untouched.
+fn refused(dir: &Path, name: &str, content: &[u8]) -> redb::Error {
+    let path = dir.join(name);
+    fs::write(&path, content).unwrap();
+    let err = open_error(open(&path), &path);
+    assert!(
+        fs::read(&path).unwrap() == content,
+        "{name}: the refused open changed the file"
+    );
+    err
+}
+
+#[test]
+fn a_file_of_garbage_bytes_is_refused_with_error_open_and_left_untouched() {
+    let dir = TempDir::new().unwrap();
+    for (name, content) in [
+        ("garbage.redb", garbage(64 * 1024)),
+        ("text.redb", b"this is not a database\n".repeat(100)),
+        ("one-byte.redb", vec![0xFF]),
+    ] {
+        let err = refused(dir.path(), name, &content);
+        // redb checks its magic number first: not a redb file at all.
+        assert_eq!(
+            io_kind(&err),
+            Some(io::ErrorKind::InvalidData),
+            "{name}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_truncated_database_file_is_refused_with_error_open_and_left_untouched() {
+    let dir = TempDir::new().unwrap();
+    let (_, bytes) = real_database(dir.path());
+    // The first 100 bytes: the magic number, then the header cut short.
+    let err = refused(dir.path(), "header-100.redb", &bytes[..100]);
+    assert_eq!(io_kind(&err), Some(io::ErrorKind::UnexpectedEof), "{err:?}");
+    // A whole header, but the file shorter than the layout it describes.
+    for (name, len) in [("page.redb", 4096), ("half.redb", bytes.len() / 2)] {
+        let err = refused(dir.path(), name, &bytes[..len]);
+        assert!(matches!(err, redb::Error::Corrupted(_)), "{name}: {err:?}");
+    }
+    // The magic number and then nonsense.
+    let mut magic_then_garbage = bytes[..9].to_vec();
+    magic_then_garbage.extend(garbage(64 * 1024));
+    let err = refused(dir.path(), "magic.redb", &magic_then_garbage);
+    assert!(matches!(err, redb::Error::Corrupted(_)), "{err:?}");
+}
+
+/// redb 4.5 panics (`unreachable!()` in `Btree::get_helper`, reached from `Database::new` →
+/// `get_allocator_state_table`) on a file whose header is intact and says it was closed cleanly,
+/// but whose pages are zeroed; `Storage::open` turns that into `Error::Open`.
+#[test]
+fn a_file_with_an_intact_header_and_zeroed_pages_is_refused_not_a_panic() {
+    let dir = TempDir::new().unwrap();
+    let (_, bytes) = real_database(dir.path());
+    let mut zeroed = bytes[..512].to_vec();
+    zeroed.resize(bytes.len(), 0);
+    refused(dir.path(), "zeroed.redb", &zeroed);
+}
+
+#[test]
+fn an_empty_file_is_not_an_error_but_becomes_a_new_database() {
+    // redb's documented rule: a missing or empty file is initialized.
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("empty.redb");
+    fs::write(&path, b"").unwrap();
+    let storage = open(&path).expect("an empty file becomes a database");
+    let table = storage.raw_table::<u64>("rows").unwrap();
+    table.put(&1, b"one").unwrap();
+    assert_eq!(table.len().unwrap(), 1);
+}
+
+#[test]
+fn a_path_in_a_missing_directory_is_refused_with_error_open_not_found() {
+    let dir = TempDir::new().unwrap();
+    let path = dir
+        .path()
+        .join("no")
+        .join("such")
+        .join("dir")
+        .join("db.redb");
+    let err = open_error(open(&path), &path);
+    assert_eq!(io_kind(&err), Some(io::ErrorKind::NotFound), "{err:?}");
+    assert!(!dir.path().join("no").exists(), "nothing was created");
+}
+
+#[test]
+fn a_directory_given_as_the_file_is_refused_with_error_open() {
+    let dir = TempDir::new().unwrap();
+    let err = open_error(open(dir.path()), dir.path());
+    assert!(matches!(err, redb::Error::Io(_)), "{err:?}");
+}
+
+#[test]
+fn the_same_file_opened_twice_in_one_process_is_refused_with_database_already_open() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("twice.redb");
+    let first = open(&path).unwrap();
+    let table = first.raw_table::<u64>("rows").unwrap();
+    table.put(&1, b"first").unwrap();
+
+    let err = open_error(open(&path), &path);
+    assert!(matches!(err, redb::Error::DatabaseAlreadyOpen), "{err:?}");
+    // The refusal did not disturb the first handle.
+    table.put(&2, b"still works").unwrap();
+    assert_eq!(table.len().unwrap(), 2);
+
+    drop(table);
+    drop(first);
+    let again = open(&path).expect("open once the first handle is gone");
+    assert_eq!(again.raw_table::<u64>("rows").unwrap().len().unwrap(), 2);
+}
+
+/// A child process that dies with the guard (killed by its own id, then reaped).
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Re-runs this test binary with only [`child_process_helper`] selected, in `role`.
+fn child_command(role: &str, path: &Path) -> Command {
+    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+    command
+        .args([
+            "--exact",
+            "child_process_helper",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ROLE, role)
+        .env(CHILD_PATH, path);
+    command
+}
+
+/// Runs `f` on another thread; `None` if it has not finished within `limit`.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (send, receive) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = send.send(f());
+    });
+    receive.recv_timeout(limit).ok()
+}
+
+#[test]
+fn a_file_held_open_by_another_process_is_refused_at_once_and_opens_after_it_dies() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("shared.redb");
+    let mut child = ChildGuard(
+        child_command("hold", &path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn the holding process"),
+    );
+
+    // Wait for the child to have the database open (and a commit acknowledged).
+    let stdout = child.0.stdout.take().expect("piped stdout");
+    let ready = within(Duration::from_secs(60), move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.contains(READY))
+    });
+    assert_eq!(
+        ready,
+        Some(true),
+        "the child never reported the database open"
+    );
+
+    let opened = {
+        let path = path.clone();
+        within(Duration::from_secs(20), move || open(&path).map(drop))
+    };
+    let result = opened.expect("Storage::open hung on a file held by another process");
+    let err = open_error(result.map(|()| Storage::in_memory()), &path);
+    assert!(matches!(err, redb::Error::DatabaseAlreadyOpen), "{err:?}");
+
+    // Killed, not closed: the lock goes with the process, the acknowledged commit stays.
+    child.0.kill().expect("kill the child");
+    let status = child.0.wait().expect("reap the child");
+    assert!(!status.success(), "the child was killed");
+    let storage = open(&path).expect("open after the holder died");
+    let table = storage.raw_table::<u64>("rows").unwrap();
+    assert_eq!(
+        table.get(&1, <[u8]>::to_vec).unwrap(),
+        Some(b"written by the child".to_vec())
+    );
+}
+
+/// Whether this process may open `path` for writing despite its permission bits (root, or
+/// `CAP_DAC_OVERRIDE`).
+fn writes_ignore_permission_bits(path: &Path) -> bool {
+    fs::OpenOptions::new().write(true).open(path).is_ok()
+}
+
+/// The unprivileged checks, run directly or by the child as `nobody`: the read-only file and
+/// a new file in the read-only directory are both refused with `Error::Open`.
+fn check_read_only(file: &Path, dir: &Path) {
+    let before = fs::read(file).unwrap();
+    let err = open_error(open(file), file);
+    assert_eq!(
+        io_kind(&err),
+        Some(io::ErrorKind::PermissionDenied),
+        "{err:?}"
+    );
+    assert!(
+        fs::read(file).unwrap() == before,
+        "the refused open changed the file"
+    );
+
+    let new = dir.join("new.redb");
+    let err = open_error(open(&new), &new);
+    assert_eq!(
+        io_kind(&err),
+        Some(io::ErrorKind::PermissionDenied),
+        "{err:?}"
+    );
+    assert!(!new.exists(), "nothing was created");
+}
+
+#[test]
+fn a_read_only_file_or_directory_is_refused_with_error_open_permission_denied() {
+    let dir = TempDir::new().unwrap();
+    let (file, _) = real_database(dir.path());
+    let read_only_dir = dir.path().join("read-only");
+    fs::create_dir(&read_only_dir).unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o444)).unwrap();
+    fs::set_permissions(&read_only_dir, fs::Permissions::from_mode(0o555)).unwrap();
+
+    if !writes_ignore_permission_bits(&file) {
+        check_read_only(&file, &read_only_dir);
+        return;
+    }
+
+    // Root: permission bits do not stop this process, and Storage::open succeeds on the 0o444
+    // file (it writes to it). Check what an ordinary user gets, as `nobody` in a child.
+    let opened = open(&file).map(drop);
+    println!(
+        "note: this process ignores permission bits (root?): Storage::open on a 0o444 file \
+         returned {opened:?}; checking as uid {NOBODY} in a child process"
+    );
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let output = child_command("read-only", &file)
+        .env(CHILD_DIR, &read_only_dir)
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdin(Stdio::null())
+        .output();
+    let output = match output {
+        Ok(output) => output,
+        Err(err) => {
+            println!("skipped: cannot run a child as uid {NOBODY} ({err}), so root's view only");
+            return;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains(CHECKED),
+        "the unprivileged child failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Not a test of its own: the body of the child processes above, selected by [`CHILD_ROLE`].
+/// Without it (a normal test run) it does nothing.
+#[test]
+fn child_process_helper() {
+    let Ok(role) = std::env::var(CHILD_ROLE) else {
+        return;
+    };
+    let path = PathBuf::from(std::env::var_os(CHILD_PATH).expect("the database path"));
+    match role.as_str() {
+        "hold" => {
+            let storage = Storage::open(&path).expect("the child opens the database");
+            let table = storage.raw_table::<u64>("rows").unwrap();
+            table.put(&1, b"written by the child").unwrap();
+            let mut stdout = io::stdout();
+            writeln!(stdout, "{READY}").unwrap();
+            stdout.flush().unwrap();
+            // Hold the database until the parent closes stdin (or kills this process).
+            let mut line = String::new();
+            while io::stdin().read_line(&mut line).is_ok_and(|read| read > 0) {}
+        }
+        "read-only" => {
+            let dir = PathBuf::from(std::env::var_os(CHILD_DIR).expect("the read-only dir"));
+            assert!(
+                !writes_ignore_permission_bits(&path),
+                "the child can write a 0o444 file"
+            );
+            check_read_only(&path, &dir);
+            println!("{CHECKED}");
+        }
+        other => panic!("unknown child role {other:?}"),
+    }
+}
