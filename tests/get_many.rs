@@ -5,19 +5,7 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{User, on_every_engine, temp_redb, user};
-use zerotable::{Durability, RedbOptions, Storage};
-
-/// Like `on_every_engine`, but redb commits without fsync, for the write-heavy race.
-fn on_every_fast_engine(mut body: impl FnMut(&str, Storage)) {
-    body("memory", Storage::in_memory());
-    let (_dir, path) = temp_redb();
-    let options = RedbOptions::default().durability(Durability::None);
-    body(
-        "redb",
-        Storage::open_with(&path, options).expect("open redb"),
-    );
-}
+use common::{User, on_every_engine, on_every_fast_engine, user};
 
 #[test]
 fn results_follow_the_keys_with_none_for_absent_ones() {

@@ -8,23 +8,12 @@ use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{User, on_every_engine, temp_redb, user};
-use zerotable::{Durability, Error, RedbOptions, RkyvTable, Storage};
+use common::{User, on_every_engine, on_every_fast_engine, user};
+use zerotable::{Error, RkyvTable};
 
 /// The current value of a `u64` counter, if any.
 fn read(counters: &RkyvTable<String, u64>, key: &str) -> Option<u64> {
     counters.get(key, |v| v.to_native()).unwrap()
-}
-
-/// Like `on_every_engine`, but redb commits without fsync, for the write-heavy races.
-fn on_every_fast_engine(mut body: impl FnMut(&str, Storage)) {
-    body("memory", Storage::in_memory());
-    let (_dir, path) = temp_redb();
-    let options = RedbOptions::default().durability(Durability::None);
-    body(
-        "redb",
-        Storage::open_with(&path, options).expect("open redb"),
-    );
 }
 
 #[test]

@@ -252,14 +252,8 @@ impl Database for RedbDatabase {
         })
     }
 
-    fn delete(&self, table: &str, key: &[u8]) -> Result<bool> {
-        // Through a transaction that knows which tables exist: deleting from a missing table
-        // must not create it.
-        let mut txn = self.begin_write(None)?;
-        let existed = txn.delete(table, key)?;
-        txn.commit()?;
-        Ok(existed)
-    }
+    // `delete` keeps the trait's default (through a transaction that knows which tables exist):
+    // deleting from a missing table must not create it.
 
     fn write_batch(&self, table: &str, fill: &mut BatchFill<'_>) -> Result<()> {
         // One open table handle for the whole batch, instead of one lookup per write.

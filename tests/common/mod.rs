@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use rkyv::{Archive, Deserialize, Serialize};
 use tempfile::TempDir;
-use zerotable::Storage;
+use zerotable::{Durability, RedbOptions, Storage};
 
 /// An application record stored with rkyv.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -73,4 +73,15 @@ pub fn on_every_engine(mut body: impl FnMut(&str, Storage)) {
     body("memory", Storage::in_memory());
     let (_dir, path) = temp_redb();
     body("redb", Storage::open(&path).expect("open redb"));
+}
+
+/// Like [`on_every_engine`], but redb commits without fsync, for write-heavy tests.
+pub fn on_every_fast_engine(mut body: impl FnMut(&str, Storage)) {
+    body("memory", Storage::in_memory());
+    let (_dir, path) = temp_redb();
+    let options = RedbOptions::default().durability(Durability::None);
+    body(
+        "redb",
+        Storage::open_with(&path, options).expect("open redb"),
+    );
 }
