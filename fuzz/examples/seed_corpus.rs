@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use zerotable_fuzz::{account, key_seeds, monster_bytes, rkyv_bytes, user_bytes};
+use zerotable_fuzz::{account_seeds, flatbuffers_seeds, key_seeds};
 
 fn write(target: &str, seeds: &[Vec<u8>]) {
     let dir = Path::new("corpus").join(target);
@@ -18,13 +18,9 @@ fn write(target: &str, seeds: &[Vec<u8>]) {
 }
 
 fn main() {
-    let accounts: Vec<Vec<u8>> = (0..6).map(|i| rkyv_bytes(&account(i))).collect();
-    let mut flatbuffers: Vec<Vec<u8>> = (0..4).map(user_bytes).collect();
-    flatbuffers.push(monster_bytes("orc", 80));
-    flatbuffers.push(monster_bytes("", -1));
-
+    let accounts = account_seeds();
     write("key_decode", &key_seeds());
     write("rkyv_value", &accounts);
     write("rkyv_borrowed_put", &accounts);
-    write("flatbuffers_value", &flatbuffers);
+    write("flatbuffers_value", &flatbuffers_seeds());
 }

@@ -38,8 +38,11 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let (monsters, users) = &*TABLES;
-    let monster_ok = check_planted(monsters, data, touch_monster);
-    let user_ok = check_planted(users, data, touch_user);
-    assert_eq!(check_put(monsters, data, touch_monster), monster_ok);
-    assert_eq!(check_put(users, data, touch_user), user_ok);
+    let monster_ok = check_planted(&STORAGE, monsters, data, touch_monster);
+    let user_ok = check_planted(&STORAGE, users, data, touch_user);
+    assert_eq!(
+        check_put(&STORAGE, monsters, data, touch_monster),
+        monster_ok
+    );
+    assert_eq!(check_put(&STORAGE, users, data, touch_user), user_ok);
 });

@@ -4,13 +4,18 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zerotable_fuzz::{check_every_key_type, check_planted_key};
+use zerotable_fuzz::{STORAGE, check_every_key_type, check_planted_key};
 
 fuzz_target!(|data: &[u8]| {
     check_every_key_type(data);
-    check_planted_key("k_u64", 5u64, data);
-    check_planted_key("k_string", "x".to_owned(), data);
-    check_planted_key("k_str_u64", ("a".to_owned(), 1u64), data);
-    check_planted_key("k_u32_str_i16", (1u32, "b".to_owned(), 2i16), data);
-    check_planted_key("k_bytes_bool", (vec![0u8, 1], true), data);
+    check_planted_key(&STORAGE, "k_u64", 5u64, data);
+    check_planted_key(&STORAGE, "k_string", "x".to_owned(), data);
+    check_planted_key(&STORAGE, "k_str_u64", ("a".to_owned(), 1u64), data);
+    check_planted_key(
+        &STORAGE,
+        "k_u32_str_i16",
+        (1u32, "b".to_owned(), 2i16),
+        data,
+    );
+    check_planted_key(&STORAGE, "k_bytes_bool", (vec![0u8, 1], true), data);
 });

@@ -18,7 +18,7 @@ static TABLES: LazyLock<(RkyvBytesTable<u64, Account>, RkyvTable<u64, Account>)>
 
 fuzz_target!(|data: &[u8]| {
     let (borrowed, owned) = &*TABLES;
-    if check_put(borrowed, data, touch_account) {
+    if check_put(&STORAGE, borrowed, data, touch_account) {
         // The accepted bytes, stored under an owned table too, read the same.
         STORAGE
             .database()

@@ -7,8 +7,11 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use zerotable::{RkyvBytesTable, RkyvSerializer, RkyvTable, ValueSerializer};
-use zerotable_fuzz::{Account, GOOD, STORAGE, account, check_planted, rkyv_bytes, touch_account};
+use zerotable::{RkyvBytesTable, RkyvTable};
+use zerotable_fuzz::{
+    Account, GOOD, STORAGE, account, check_planted, decode_account_at_two_alignments, rkyv_bytes,
+    touch_account,
+};
 
 static TABLES: LazyLock<(RkyvTable<u64, Account>, RkyvBytesTable<u64, Account>)> =
     LazyLock::new(|| {
@@ -20,19 +23,11 @@ static TABLES: LazyLock<(RkyvTable<u64, Account>, RkyvBytesTable<u64, Account>)>
     });
 
 fuzz_target!(|data: &[u8]| {
-    let serializer = RkyvSerializer::<Account>::new();
-    let mut buf = rkyv::util::AlignedVec::<16>::new();
-    buf.push(0);
-    buf.extend_from_slice(data);
-    let aligned = serializer.decode(&buf[1..]).ok().map(touch_account);
-    let mut copy = rkyv::util::AlignedVec::<16>::new();
-    copy.extend_from_slice(data);
-    let misaligned = serializer.decode(&copy).ok().map(touch_account);
-    assert_eq!(aligned, misaligned, "validation depends on the address");
+    let decoded = decode_account_at_two_alignments(data);
 
     let (owned, borrowed) = &*TABLES;
-    let owned_ok = check_planted(owned, data, touch_account);
-    let borrowed_ok = check_planted(borrowed, data, touch_account);
+    let owned_ok = check_planted(&STORAGE, owned, data, touch_account);
+    let borrowed_ok = check_planted(&STORAGE, borrowed, data, touch_account);
     assert_eq!(owned_ok, borrowed_ok);
-    assert_eq!(owned_ok, aligned.is_some());
+    assert_eq!(owned_ok, decoded.is_some());
 });

@@ -3,6 +3,12 @@
 //!
 //! Every property failure is a panic, which libFuzzer reports as a crash with the input saved
 //! under `artifacts/<target>/`.
+//!
+//! `tests/decode_robustness.rs` includes this file as a module (`#[path]`), so the proptest
+//! suite runs exactly these checks: a panic in a proptest body is a failing case, shrunk like
+//! any other. Keep it depending only on `zerotable` (with `example-schemas`), `rkyv`,
+//! `flatbuffers` and `std`, and take the `Storage` as a parameter: the fuzz targets pass the
+//! process-wide [`STORAGE`], the proptests a fresh one per case.
 
 use std::fmt::Debug;
 use std::sync::LazyLock;
@@ -11,7 +17,9 @@ use rkyv::{Archive, Serialize};
 use zerotable::schemas::{
     Color, Monster, MonsterArgs, User, UserArgs, Vec3, finish_monster_buffer, finish_user_buffer,
 };
-use zerotable::{Error, FromKeyBytes, IntoKeyBytes, KeyArena, Storage, Table, ValueSerializer};
+use zerotable::{
+    Error, FromKeyBytes, IntoKeyBytes, KeyArena, RkyvSerializer, Storage, Table, ValueSerializer,
+};
 
 // ---- the rkyv record ----
 
@@ -83,7 +91,13 @@ pub fn rkyv_bytes(a: &Account) -> Vec<u8> {
         .to_vec()
 }
 
-/// Reads every field of an archived account.
+/// Valid `Account` archives, to start the rkyv corpora from.
+pub fn account_seeds() -> Vec<Vec<u8>> {
+    (0..6).map(|i| rkyv_bytes(&account(i))).collect()
+}
+
+/// Reads every field of an archived account, the way an application would: a validated
+/// archive must survive all of it.
 pub fn touch_account(a: &ArchivedAccount) -> u64 {
     let mut n = a.id.to_native();
     n = n.wrapping_add(a.name.as_str().chars().count() as u64);
@@ -106,6 +120,25 @@ pub fn touch_account(a: &ArchivedAccount) -> u64 {
         n = n.wrapping_add(referrer.to_native());
     }
     n
+}
+
+/// `RkyvSerializer<Account>::decode` of `bytes` at a 16-aligned address and at one byte past
+/// one, reading every field of what is accepted: both must give the same verdict and the same
+/// fields. Returns the aligned result.
+pub fn decode_account_at_two_alignments(bytes: &[u8]) -> Option<u64> {
+    let serializer = RkyvSerializer::<Account>::new();
+    let mut shifted = rkyv::util::AlignedVec::<16>::new();
+    shifted.push(0);
+    shifted.extend_from_slice(bytes);
+    let misaligned = serializer.decode(&shifted[1..]).ok().map(touch_account);
+    let mut copy = rkyv::util::AlignedVec::<16>::new();
+    copy.extend_from_slice(bytes);
+    let aligned = serializer.decode(&copy).ok().map(touch_account);
+    assert_eq!(
+        aligned, misaligned,
+        "validation of {bytes:02x?} depends on the address"
+    );
+    aligned
 }
 
 // ---- FlatBuffers ----
@@ -186,6 +219,15 @@ pub fn touch_user(u: User<'_>) -> u64 {
         }
     }
     n
+}
+
+/// Valid FlatBuffers encodings, to start the FlatBuffers corpus from: four `User`s, then two
+/// `Monster`s.
+pub fn flatbuffers_seeds() -> Vec<Vec<u8>> {
+    let mut seeds: Vec<Vec<u8>> = (0..4).map(user_bytes).collect();
+    seeds.push(monster_bytes("orc", 80));
+    seeds.push(monster_bytes("", -1));
+    seeds
 }
 
 // ---- keys ----
@@ -290,17 +332,23 @@ fn assert_corrupt<T: Debug>(result: zerotable::Result<T>, table: &str, format: &
     }
 }
 
-/// Plants `bytes` under [`BAD`] of `table` (which must hold a valid value under [`GOOD`]) and
-/// reads them through `get`, `scan_with(fold)` and `filter_map`: each must give the value or
-/// `CorruptValue` naming [`BAD`], and all of them must agree. Returns whether they decoded.
-pub fn check_planted<V, S, F>(table: &Table<u64, V, S>, bytes: &[u8], touch: F) -> bool
+/// Plants `bytes` under [`BAD`] of `table` (opened on `storage`, and holding a valid value under
+/// [`GOOD`]) and reads them through `get`, `scan_with(fold)` and `filter_map`: each must give the
+/// value or `CorruptValue` naming [`BAD`], and all of them must agree. Returns whether they
+/// decoded.
+pub fn check_planted<V, S, F>(
+    storage: &Storage,
+    table: &Table<u64, V, S>,
+    bytes: &[u8],
+    touch: F,
+) -> bool
 where
     V: ?Sized,
     S: ValueSerializer<V>,
     F: Fn(S::Output<'_>) -> u64,
 {
     let name = table.name();
-    STORAGE
+    storage
         .database()
         .put(name, &BAD.to_be_bytes(), bytes)
         .expect("plant");
@@ -334,9 +382,15 @@ where
     accepted
 }
 
-/// `put` of pre-serialized `bytes` either refuses them with `InvalidValue` and stores nothing,
-/// or stores exactly them, and they read back. Returns whether they were accepted.
-pub fn check_put<S, F>(table: &Table<u64, [u8], S>, bytes: &[u8], touch: F) -> bool
+/// `put` of pre-serialized `bytes` into `table` (opened on `storage`) either refuses them with
+/// `InvalidValue` and stores nothing, or stores exactly them, and they read back. Returns
+/// whether they were accepted.
+pub fn check_put<S, F>(
+    storage: &Storage,
+    table: &Table<u64, [u8], S>,
+    bytes: &[u8],
+    touch: F,
+) -> bool
 where
     S: ValueSerializer<[u8]>,
     F: Fn(S::Output<'_>) -> u64,
@@ -353,7 +407,7 @@ where
                 "{name}: accepted bytes {bytes:02x?} do not read back: {read:?}"
             );
             let mut stored = None;
-            STORAGE
+            storage
                 .database()
                 .get(name, &KEY.to_be_bytes(), &mut |b| stored = Some(b.to_vec()))
                 .expect("raw get");
@@ -383,16 +437,16 @@ where
     accepted
 }
 
-/// Plants `key` (with a raw value) in the raw table `name` keyed by `K`, which holds `valid`:
-/// a scan must decode every key back to its stored bytes, or fail with `KeyDecode` naming the
-/// planted key. The planted entry is removed again.
-pub fn check_planted_key<K>(name: &str, valid: K, key: &[u8])
+/// Plants `key` (with a raw value) in the raw table `name` of `storage` keyed by `K`, which holds
+/// `valid`: a scan must decode every key back to its stored bytes, or fail with `KeyDecode`
+/// naming the planted key. The planted entry is removed again.
+pub fn check_planted_key<K>(storage: &Storage, name: &str, valid: K, key: &[u8])
 where
     K: IntoKeyBytes + FromKeyBytes + Debug,
 {
-    let table = STORAGE.raw_table::<K>(name).expect("open");
+    let table = storage.raw_table::<K>(name).expect("open");
     table.put(&valid, b"valid").expect("put");
-    STORAGE
+    storage
         .database()
         .put(name, key, b"planted")
         .expect("plant");
@@ -404,7 +458,11 @@ where
     });
     match result {
         Ok(keys) => {
-            assert!(keys.iter().any(|(k, v)| k == key && v == b"planted"));
+            // Every stored key was decoded, and decoded to the key that was stored.
+            assert!(
+                keys.iter().any(|(k, v)| k == key && v == b"planted"),
+                "{name}: planted key {key:02x?} not read back as itself"
+            );
             assert_eq!(keys.len() as u64, table.len().expect("len"));
         }
         Err(Error::KeyDecode {
@@ -415,5 +473,5 @@ where
         }
         Err(other) => panic!("{name}: expected Ok or KeyDecode, got {other:?}"),
     }
-    STORAGE.database().delete(name, key).expect("unplant");
+    storage.database().delete(name, key).expect("unplant");
 }
