@@ -5,6 +5,7 @@
 //! values; with rkyv's default aligned format about half of all reads would fail validation or
 //! need a copy). The format is a crate-wide rkyv switch: see the README, section "rkyv format".
 
+use std::cell::RefCell;
 use std::marker::PhantomData;
 
 use rkyv::api::high::{HighSerializer, HighValidator};
@@ -36,11 +37,53 @@ fn access<V: RkyvValue>(bytes: &[u8]) -> Result<&V::Archived, rancor::Error> {
     rkyv::access::<V::Archived, rancor::Error>(bytes)
 }
 
-/// Encode buffers reused across the puts of a batch.
-#[derive(Default)]
+/// Encode buffers: reused across the puts of a batch, and returned to a small per-thread pool
+/// when dropped, so a single `put` does not allocate them either (after a thread's first put).
 pub struct RkyvScratch {
     bytes: AlignedVec,
-    arena: Arena,
+    // An `Option` so that handing the arena back to the pool does not build (allocate) a new one.
+    arena: Option<Arena>,
+}
+
+/// Buffers larger than this are freed rather than pooled, so one huge value does not pin memory.
+const POOLED_CAPACITY_LIMIT: usize = 1 << 20;
+/// Scratch buffers kept per thread (nested puts, e.g. inside a scan callback, need more than one).
+const POOLED_PER_THREAD: usize = 4;
+
+thread_local! {
+    static POOL: RefCell<Vec<(AlignedVec, Arena)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Default for RkyvScratch {
+    fn default() -> Self {
+        // `try_with`: during thread teardown the pool may already be gone.
+        let pooled = POOL.try_with(|pool| pool.borrow_mut().pop()).ok().flatten();
+        let (bytes, arena) = pooled.unwrap_or_default();
+        RkyvScratch {
+            bytes,
+            arena: Some(arena),
+        }
+    }
+}
+
+impl Drop for RkyvScratch {
+    fn drop(&mut self) {
+        if self.bytes.capacity() > POOLED_CAPACITY_LIMIT {
+            return;
+        }
+        let Some(mut arena) = self.arena.take() else {
+            return;
+        };
+        arena.shrink();
+        let mut bytes = std::mem::take(&mut self.bytes);
+        bytes.clear();
+        let _ = POOL.try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < POOLED_PER_THREAD {
+                pool.push((bytes, arena));
+            }
+        });
+    }
 }
 
 /// Serializes owned `V` values with rkyv; reads give `&Archived<V>`, validated.
@@ -65,7 +108,7 @@ impl<V: RkyvValue + 'static> ValueSerializer<V> for RkyvSerializer<V> {
         let bytes = rkyv::api::high::to_bytes_in_with_alloc::<_, _, rancor::Error>(
             value,
             bytes,
-            scratch.arena.acquire(),
+            scratch.arena.get_or_insert_with(Arena::new).acquire(),
         )
         .map_err(|e| EncodeError::Serialize(Box::new(e)))?;
         scratch.bytes = bytes;
