@@ -1,0 +1,176 @@
+//! redb used directly: `&[u8]` keys (u64 big-endian) and rkyv bytes as values, read with
+//! validated `rkyv::access`. The reference every other contender is measured against, so it
+//! does the least a careful user would do for the same guarantees.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use rkyv::rancor;
+
+use crate::data::ArchivedPerson;
+use crate::{Contender, Durability, Person};
+
+const PEOPLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("people");
+
+/// redb with rkyv values, no layer in between.
+pub struct RawRedb {
+    db: Arc<Database>,
+    path: PathBuf,
+    durability: redb::Durability,
+    encoder: Encoder,
+}
+
+impl RawRedb {
+    /// Creates `raw.redb` in `dir` with an empty `people` table.
+    pub fn open(dir: &Path, durability: Durability) -> Self {
+        let path = dir.join("raw.redb");
+        let db = Database::create(&path).expect("create raw.redb");
+        let durability = match durability {
+            Durability::Immediate => redb::Durability::Immediate,
+            Durability::None => redb::Durability::None,
+        };
+        let mut this = RawRedb {
+            db: Arc::new(db),
+            path,
+            durability,
+            encoder: Encoder::default(),
+        };
+        // Read transactions cannot open a table that was never created.
+        this.write(|_, _| {});
+        this
+    }
+
+    /// Runs `body` on the table in one write transaction with the chosen durability, commits.
+    fn write(&mut self, body: impl FnOnce(&mut redb::Table<&[u8], &[u8]>, &mut Encoder)) {
+        let mut txn = self.db.begin_write().expect("begin_write");
+        txn.set_durability(self.durability).expect("set_durability");
+        {
+            let mut table = txn.open_table(PEOPLE).expect("open_table");
+            body(&mut table, &mut self.encoder);
+        }
+        txn.commit().expect("commit");
+    }
+}
+
+/// rkyv's serializer buffers, reused across writes (what zerotable's put_batch does too).
+#[derive(Default)]
+struct Encoder {
+    bytes: rkyv::util::AlignedVec,
+    arena: rkyv::ser::allocator::Arena,
+}
+
+impl Encoder {
+    fn encode(&mut self, person: &Person) -> &[u8] {
+        let mut bytes = std::mem::take(&mut self.bytes);
+        bytes.clear();
+        self.bytes = rkyv::api::high::to_bytes_in_with_alloc::<_, _, rancor::Error>(
+            person,
+            bytes,
+            self.arena.acquire(),
+        )
+        .expect("serialize person");
+        &self.bytes
+    }
+}
+
+fn insert(table: &mut redb::Table<&[u8], &[u8]>, encoder: &mut Encoder, person: &Person) {
+    let value = encoder.encode(person);
+    table
+        .insert(person.id.to_be_bytes().as_slice(), value)
+        .expect("insert");
+}
+
+/// Validated access (bytecheck), the same logical work as zerotable's `get`: a stored value is
+/// checked before its field is read.
+fn revenue_of(bytes: &[u8]) -> f64 {
+    rkyv::access::<ArchivedPerson, rancor::Error>(bytes)
+        .expect("valid archived person")
+        .revenue
+        .to_native()
+}
+
+fn read_revenue(db: &Database, id: u64) -> Option<f64> {
+    let txn = db.begin_read().expect("begin_read");
+    let table = txn.open_table(PEOPLE).expect("open_table");
+    let value = table.get(id.to_be_bytes().as_slice()).expect("get")?;
+    Some(revenue_of(value.value()))
+}
+
+impl Contender for RawRedb {
+    fn name(&self) -> &'static str {
+        "raw redb"
+    }
+
+    fn load(&mut self, people: &mut dyn Iterator<Item = Person>) {
+        self.write(|table, encoder| {
+            for person in people {
+                insert(table, encoder, &person);
+            }
+        });
+    }
+
+    fn write_batch(&mut self, people: &[Person]) {
+        self.write(|table, encoder| {
+            for person in people {
+                insert(table, encoder, person);
+            }
+        });
+    }
+
+    fn write_one(&mut self, person: &Person) {
+        self.write(|table, encoder| insert(table, encoder, person));
+    }
+
+    fn revenue(&mut self, id: u64) -> Option<f64> {
+        read_revenue(&self.db, id)
+    }
+
+    fn sum_revenue(&mut self) -> f64 {
+        let txn = self.db.begin_read().expect("begin_read");
+        let table = txn.open_table(PEOPLE).expect("open_table");
+        table.iter().expect("iter").fold(0.0, |sum, entry| {
+            let (_, value) = entry.expect("entry");
+            sum + revenue_of(value.value())
+        })
+    }
+
+    fn sum_revenue_from(&mut self, start: u64, count: usize) -> f64 {
+        let txn = self.db.begin_read().expect("begin_read");
+        let table = txn.open_table(PEOPLE).expect("open_table");
+        let start = start.to_be_bytes();
+        table
+            .range::<&[u8]>(start.as_slice()..)
+            .expect("range")
+            .take(count)
+            .fold(0.0, |sum, entry| {
+                let (_, value) = entry.expect("entry");
+                sum + revenue_of(value.value())
+            })
+    }
+
+    fn remove(&mut self, ids: &mut dyn Iterator<Item = u64>) {
+        self.write(|table, _| {
+            for id in ids {
+                table.remove(id.to_be_bytes().as_slice()).expect("remove");
+            }
+        });
+    }
+
+    fn size_on_disk(&mut self) -> u64 {
+        std::fs::metadata(&self.path).expect("metadata").len()
+    }
+
+    fn compact(&mut self) {
+        // redb compacts through `&mut Database`: only possible while no reader shares it.
+        Arc::get_mut(&mut self.db)
+            .expect("compact: drop every reader() first (redb needs exclusive access)")
+            .compact()
+            .expect("compact");
+    }
+
+    fn reader(&self) -> Box<dyn FnMut(u64) -> Option<f64> + Send> {
+        let db = Arc::clone(&self.db);
+        Box::new(move |id| read_revenue(&db, id))
+    }
+}

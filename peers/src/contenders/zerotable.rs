@@ -1,0 +1,305 @@
+//! zerotable itself, in each of its table kinds: rkyv (validated or unchecked), FlatBuffers and
+//! raw bytes on redb, and rkyv on the memory engine.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use flatbuffers::FlatBufferBuilder;
+use rkyv::rancor;
+use zerotable::schemas::{User, UserArgs, finish_user_buffer};
+use zerotable::{
+    FlatBuffersTable, RawTable, RedbOptions, RkyvTable, Storage, Table, ValueSerializer,
+};
+
+use crate::data::ArchivedPerson;
+use crate::{Contender, Durability, Person};
+
+const TABLE: &str = "people";
+
+/// One zerotable storage and its `people` table, of one of the kinds below.
+pub struct Zerotable {
+    name: &'static str,
+    storage: Storage,
+    table: People,
+    /// Reused for every FlatBuffers record written (reset between rows).
+    fbb: FlatBufferBuilder<'static>,
+}
+
+/// The table, by kind. Every variant is cheap to clone and `Send + Sync`: `reader` clones it.
+#[derive(Clone)]
+enum People {
+    /// `get` / scans: validated rkyv access.
+    Rkyv(RkyvTable<u64, Person>),
+    /// `get_unchecked`; scans stay validated (zerotable has no unchecked scan).
+    RkyvUnchecked(RkyvTable<u64, Person>),
+    /// Verified FlatBuffers `User` buffers.
+    Flatbuffers(FlatBuffersTable<u64, User<'static>>),
+    /// rkyv bytes stored as raw values; the caller validates them with `rkyv::access` inside
+    /// the read closure: the same work as the raw redb contender, through zerotable's layer.
+    Raw(RawTable<u64>),
+}
+
+fn open_redb(dir: &Path, durability: Durability) -> Storage {
+    let durability = match durability {
+        Durability::Immediate => zerotable::Durability::Immediate,
+        Durability::None => zerotable::Durability::None,
+    };
+    Storage::open_with(
+        dir.join("zerotable.redb"),
+        RedbOptions::default().durability(durability),
+    )
+    .expect("open zerotable.redb")
+}
+
+impl Zerotable {
+    fn new(name: &'static str, storage: Storage, table: People) -> Self {
+        Zerotable {
+            name,
+            storage,
+            table,
+            fbb: FlatBufferBuilder::new(),
+        }
+    }
+
+    /// rkyv table on redb; `unchecked` reads with `get_unchecked`.
+    pub fn rkyv(dir: &Path, durability: Durability, unchecked: bool) -> Self {
+        let storage = open_redb(dir, durability);
+        let table = storage.rkyv_table(TABLE).expect("rkyv table");
+        if unchecked {
+            let table = People::RkyvUnchecked(table);
+            Self::new("zerotable rkyv unchecked (redb)", storage, table)
+        } else {
+            Self::new("zerotable rkyv (redb)", storage, People::Rkyv(table))
+        }
+    }
+
+    /// FlatBuffers table on redb.
+    pub fn flatbuffers(dir: &Path, durability: Durability) -> Self {
+        let storage = open_redb(dir, durability);
+        let table = storage.flatbuffers_table(TABLE).expect("flatbuffers table");
+        Self::new(
+            "zerotable flatbuffers (redb)",
+            storage,
+            People::Flatbuffers(table),
+        )
+    }
+
+    /// Raw table on redb holding rkyv bytes.
+    pub fn raw(dir: &Path, durability: Durability) -> Self {
+        let storage = open_redb(dir, durability);
+        let table = storage.raw_table(TABLE).expect("raw table");
+        Self::new("zerotable raw (redb)", storage, People::Raw(table))
+    }
+
+    /// rkyv table on the memory engine (validated reads).
+    pub fn memory() -> Self {
+        let storage = Storage::in_memory();
+        let table = storage.rkyv_table(TABLE).expect("rkyv table");
+        Self::new("zerotable rkyv (memory)", storage, People::Rkyv(table))
+    }
+}
+
+/// Encodes `person` as a finished `User` buffer in `fbb` (reset first) and returns its bytes.
+fn user_buffer<'b>(fbb: &'b mut FlatBufferBuilder<'static>, person: &Person) -> &'b [u8] {
+    fbb.reset();
+    let name = fbb.create_string(&person.name);
+    let email = fbb.create_string(&person.email);
+    let tags: Vec<_> = person.tags.iter().map(|t| fbb.create_string(t)).collect();
+    let tags = fbb.create_vector(&tags);
+    let user = User::create(
+        fbb,
+        &UserArgs {
+            id: person.id,
+            name: Some(name),
+            email: Some(email),
+            active: person.active,
+            revenue: person.revenue,
+            tags: Some(tags),
+        },
+    );
+    finish_user_buffer(fbb, user);
+    fbb.finished_data()
+}
+
+/// rkyv bytes of `person`, for the raw table.
+fn rkyv_bytes(person: &Person) -> rkyv::util::AlignedVec {
+    rkyv::to_bytes::<rancor::Error>(person).expect("serialize person")
+}
+
+/// The raw contender's read: validated rkyv access by the caller (as in raw redb).
+fn raw_revenue(bytes: &[u8]) -> f64 {
+    rkyv::access::<ArchivedPerson, rancor::Error>(bytes)
+        .expect("valid archived person")
+        .revenue
+        .to_native()
+}
+
+impl People {
+    fn revenue(&self, id: u64) -> Option<f64> {
+        let revenue = match self {
+            People::Rkyv(table) => table.get(&id, |p| p.revenue.to_native()),
+            // SAFETY: only this contender writes this table, always through this same
+            // `RkyvTable<u64, Person>`, and nothing else touches the file.
+            People::RkyvUnchecked(table) => unsafe {
+                table.get_unchecked(&id, |p| p.revenue.to_native())
+            },
+            People::Flatbuffers(table) => table.get(&id, |u| u.revenue()),
+            People::Raw(table) => table.get(&id, raw_revenue),
+        };
+        revenue.expect("get")
+    }
+}
+
+/// Sums the first `count` values from `start` on, stopping the scan early.
+fn sum_from<V, S>(
+    table: &Table<u64, V, S>,
+    start: u64,
+    count: usize,
+    revenue: impl Fn(S::Output<'_>) -> f64,
+) -> f64
+where
+    V: ?Sized,
+    S: ValueSerializer<V>,
+{
+    let mut sum = 0.0;
+    let mut left = count;
+    if left == 0 {
+        return sum;
+    }
+    table
+        .range(start..)
+        .try_for_each(|_, value| {
+            sum += revenue(value);
+            left -= 1;
+            Ok(if left == 0 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })
+        .expect("range");
+    sum
+}
+
+fn sum_all<V, S>(table: &Table<u64, V, S>, revenue: impl Fn(S::Output<'_>) -> f64) -> f64
+where
+    V: ?Sized,
+    S: ValueSerializer<V>,
+{
+    table
+        .scan()
+        .fold(0.0, |sum, _, value| Ok(sum + revenue(value)))
+        .expect("scan")
+}
+
+/// Deletes every id in one write transaction.
+fn delete_all<V, S>(storage: &Storage, table: &Table<u64, V, S>, ids: &mut dyn Iterator<Item = u64>)
+where
+    V: ?Sized,
+    S: ValueSerializer<V>,
+{
+    storage
+        .write(|tx| {
+            for id in ids {
+                table.delete_in(tx, &id)?;
+            }
+            Ok(())
+        })
+        .expect("delete batch");
+}
+
+impl Contender for Zerotable {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn load(&mut self, people: &mut dyn Iterator<Item = Person>) {
+        let Zerotable { table, fbb, .. } = self;
+        let written = match table {
+            People::Rkyv(table) | People::RkyvUnchecked(table) => {
+                table.put_batch(people.map(|p| (p.id, p)))
+            }
+            // put_batch takes owned items (an iterator cannot lend the builder's buffer), so
+            // each finished buffer is copied out once.
+            People::Flatbuffers(table) => {
+                table.put_batch(people.map(|p| (p.id, user_buffer(fbb, &p).to_vec())))
+            }
+            People::Raw(table) => table.put_batch(people.map(|p| (p.id, rkyv_bytes(&p)))),
+        };
+        written.expect("put_batch");
+    }
+
+    fn write_batch(&mut self, people: &[Person]) {
+        let Zerotable { table, fbb, .. } = self;
+        let written = match table {
+            People::Rkyv(table) | People::RkyvUnchecked(table) => {
+                table.put_batch(people.iter().map(|p| (p.id, p)))
+            }
+            People::Flatbuffers(table) => {
+                table.put_batch(people.iter().map(|p| (p.id, user_buffer(fbb, p).to_vec())))
+            }
+            People::Raw(table) => table.put_batch(people.iter().map(|p| (p.id, rkyv_bytes(p)))),
+        };
+        written.expect("put_batch");
+    }
+
+    fn write_one(&mut self, person: &Person) {
+        let Zerotable { table, fbb, .. } = self;
+        let written = match table {
+            People::Rkyv(table) | People::RkyvUnchecked(table) => table.put(&person.id, person),
+            People::Flatbuffers(table) => table.put(&person.id, user_buffer(fbb, person)),
+            People::Raw(table) => table.put(&person.id, &rkyv_bytes(person)),
+        };
+        written.expect("put");
+    }
+
+    fn revenue(&mut self, id: u64) -> Option<f64> {
+        self.table.revenue(id)
+    }
+
+    fn sum_revenue(&mut self) -> f64 {
+        match &self.table {
+            People::Rkyv(table) | People::RkyvUnchecked(table) => {
+                sum_all(table, |p| p.revenue.to_native())
+            }
+            People::Flatbuffers(table) => sum_all(table, |u| u.revenue()),
+            People::Raw(table) => sum_all(table, raw_revenue),
+        }
+    }
+
+    fn sum_revenue_from(&mut self, start: u64, count: usize) -> f64 {
+        match &self.table {
+            People::Rkyv(table) | People::RkyvUnchecked(table) => {
+                sum_from(table, start, count, |p| p.revenue.to_native())
+            }
+            People::Flatbuffers(table) => sum_from(table, start, count, |u| u.revenue()),
+            People::Raw(table) => sum_from(table, start, count, raw_revenue),
+        }
+    }
+
+    fn remove(&mut self, ids: &mut dyn Iterator<Item = u64>) {
+        match &self.table {
+            People::Rkyv(table) | People::RkyvUnchecked(table) => {
+                delete_all(&self.storage, table, ids)
+            }
+            People::Flatbuffers(table) => delete_all(&self.storage, table, ids),
+            People::Raw(table) => delete_all(&self.storage, table, ids),
+        }
+    }
+
+    fn size_on_disk(&mut self) -> u64 {
+        self.storage
+            .size_on_disk()
+            .expect("size_on_disk")
+            .unwrap_or(0)
+    }
+
+    fn compact(&mut self) {
+        self.storage.compact().expect("compact");
+    }
+
+    fn reader(&self) -> Box<dyn FnMut(u64) -> Option<f64> + Send> {
+        let table = self.table.clone();
+        Box::new(move |id| table.revenue(id))
+    }
+}

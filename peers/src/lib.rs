@@ -1,0 +1,90 @@
+//! The contenders of zerotable's benchmark suite, behind one interface, so every benchmark runs
+//! the same logical work on each: a point read reads one field of the record, a scan sums a
+//! field, writes store whole records.
+
+pub mod contenders;
+pub mod data;
+
+use std::path::Path;
+
+pub use data::{Person, people};
+
+/// Whether every commit is fsynced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Fsync on every commit (the safe default of every engine here).
+    Immediate,
+    /// No fsync per commit.
+    None,
+}
+
+/// One way of storing `Person` records under u64 keys.
+///
+/// Implementations keep their engine open for their whole life and use its natural API the way
+/// a careful user would (one transaction per call, prepared statements, typed tables).
+pub trait Contender {
+    /// A short name for tables of results, e.g. `"zerotable rkyv (redb)"`.
+    fn name(&self) -> &'static str;
+
+    /// Stores every person in one transaction.
+    fn load(&mut self, people: &mut dyn Iterator<Item = Person>);
+
+    /// Stores `people` in one transaction (a batch write).
+    fn write_batch(&mut self, people: &[Person]);
+
+    /// Stores one person in its own transaction (an individual write).
+    fn write_one(&mut self, person: &Person);
+
+    /// The revenue of person `id`, read by key; `None` if absent.
+    fn revenue(&mut self, id: u64) -> Option<f64>;
+
+    /// The sum of every person's revenue, in key order, over the whole store.
+    fn sum_revenue(&mut self) -> f64;
+
+    /// The sum of the revenue of the first `count` people with id >= `start` (seek + scan).
+    fn sum_revenue_from(&mut self, start: u64, count: usize) -> f64;
+
+    /// Removes every id in `ids` in one transaction.
+    fn remove(&mut self, ids: &mut dyn Iterator<Item = u64>);
+
+    /// Bytes on disk (0 for memory engines).
+    fn size_on_disk(&mut self) -> u64;
+
+    /// Reclaims free space where the engine can (redb compaction, SQLite VACUUM).
+    fn compact(&mut self);
+
+    /// A point reader for another thread, over the same store (sharing the engine handle, or
+    /// with a connection of its own where the engine needs one).
+    fn reader(&self) -> Box<dyn FnMut(u64) -> Option<f64> + Send>;
+}
+
+/// Opens contender `kind` in directory `dir`.
+pub fn open(kind: Kind, dir: &Path, durability: Durability) -> Box<dyn Contender> {
+    contenders::open(kind, dir, durability)
+}
+
+/// Every contender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// redb with `&[u8]` keys and rkyv bytes, reading the field with validated rkyv access.
+    RawRedb,
+    /// zerotable rkyv table on redb, validated reads.
+    ZerotableRkyv,
+    /// zerotable rkyv table on redb, `get_unchecked`.
+    ZerotableRkyvUnchecked,
+    /// zerotable FlatBuffers table on redb.
+    ZerotableFlatbuffers,
+    /// zerotable raw table on redb; the closure validates the rkyv bytes itself (same work as
+    /// `RawRedb`), measuring the typed layer without its serializer.
+    ZerotableRaw,
+    /// zerotable rkyv table on the memory engine.
+    ZerotableMemory,
+    /// serde + postcard values on raw redb, decoded on every read: the naive way.
+    PostcardRedb,
+    /// native_db (typed models over redb).
+    NativeDb,
+    /// heed (typed LMDB), rkyv values read in place.
+    Heed,
+    /// SQLite via rusqlite (bundled), one row per person.
+    Sqlite,
+}
