@@ -193,3 +193,27 @@ fn a_typed_put_allocates_no_more_than_a_raw_redb_insert_of_archived_bytes() {
         "typed puts allocated {typed} times, raw redb inserts {raw} (over {PUTS} puts)"
     );
 }
+
+#[test]
+fn a_memory_engine_commit_does_not_copy_the_table_when_no_snapshot_shares_it() {
+    let storage = Storage::in_memory();
+    let users = storage.raw_table::<u64>("users").unwrap();
+    users
+        .put_batch((0..10_000u64).map(|i| (i, i.to_be_bytes().to_vec())))
+        .unwrap();
+    users.put(&10_000, b"warm").unwrap();
+    // Copy-on-write must only copy a table some snapshot still shares; a commit that copied
+    // it anyway would allocate once per entry (10,000 keys and values).
+    let count = allocations(|| users.put(&10_001, b"new").unwrap());
+    assert!(
+        count < 100,
+        "one put allocated {count} times: the table was copied"
+    );
+    let snapshot = storage.snapshot().unwrap();
+    let shared = allocations(|| users.put(&10_002, b"new").unwrap());
+    assert!(
+        shared > 10_000,
+        "with a live snapshot the first write copies the table"
+    );
+    drop(snapshot);
+}

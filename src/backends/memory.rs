@@ -237,13 +237,17 @@ impl WriteTransaction for MemoryWrite {
 
     fn commit(self: Box<Self>) -> Result<()> {
         let MemoryWrite {
+            base,
             staged,
             created,
             dropped,
             shared,
             _ticket,
-            ..
         } = *self;
+        // Release this transaction's own reference to the state it began from *before*
+        // applying: while it is held, every table the commit touches looks shared and would be
+        // copied whole (copy-on-write), making each commit O(table size).
+        drop(base);
         if staged.is_empty() && dropped.is_empty() && created.is_empty() {
             return Ok(());
         }
