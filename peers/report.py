@@ -163,6 +163,18 @@ def machine():
     return f"{run(['nproc'])} cores ({model}){memory}, {platform.system()} {platform.release()}"
 
 
+def load_average(timings_path):
+    """The load average now, if the run just ended (the suite itself keeps about 1 busy)."""
+    try:
+        if datetime.datetime.now().timestamp() - timings_path.stat().st_mtime > 120:
+            return "not recorded (report made later)"
+        averages = " / ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return "not recorded"
+    return (f"{averages} (1, 5, 15 min; the suite keeps about 1 busy, more means other work "
+            "shared the machine)")
+
+
 def crate_versions(lock_path):
     try:
         packages = tomllib.loads(lock_path.read_text()).get("package", [])
@@ -314,6 +326,7 @@ def section(args, report, fill):
 | date | {date} |
 | runtime | {runtime} |
 | machine | {machine()} |
+| load average at the end | {load_average(timings_path)} |
 | rustc | {run(['rustc', '--version'])} |
 | crates | {crate_versions(here / 'Cargo.lock')} |
 
