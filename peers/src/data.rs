@@ -19,8 +19,12 @@ pub struct Person {
     pub tags: Vec<String>,
 }
 
-const FIRST: [&str; 8] = ["ada", "alan", "barbara", "edsger", "grace", "leslie", "margaret", "tony"];
-const LAST: [&str; 8] = ["lovelace", "turing", "liskov", "dijkstra", "hopper", "lamport", "hamilton", "hoare"];
+const FIRST: [&str; 8] = [
+    "ada", "alan", "barbara", "edsger", "grace", "leslie", "margaret", "tony",
+];
+const LAST: [&str; 8] = [
+    "lovelace", "turing", "liskov", "dijkstra", "hopper", "lamport", "hamilton", "hoare",
+];
 const TAGS: [&str; 6] = ["beta", "enterprise", "newsletter", "mobile", "trial", "vip"];
 
 fn mix(mut z: u64) -> u64 {
@@ -54,5 +58,7 @@ pub fn people(count: u64) -> impl Iterator<Item = Person> {
 
 /// A deterministic sequence of `n` keys below `below`.
 pub fn random_keys(n: usize, below: u64, seed: u64) -> Vec<u64> {
-    (0..n as u64).map(|i| mix(seed ^ i.wrapping_mul(0x2545_F491_4F6C_DD1D)) % below).collect()
+    (0..n as u64)
+        .map(|i| mix(seed ^ i.wrapping_mul(0x2545_F491_4F6C_DD1D)) % below)
+        .collect()
 }
