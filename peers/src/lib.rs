@@ -88,3 +88,35 @@ pub enum Kind {
     /// SQLite via rusqlite (bundled), one row per person.
     Sqlite,
 }
+
+impl Kind {
+    /// Every contender, in the order result tables list them.
+    pub const ALL: [Kind; 10] = [
+        Kind::RawRedb,
+        Kind::ZerotableRkyv,
+        Kind::ZerotableRkyvUnchecked,
+        Kind::ZerotableFlatbuffers,
+        Kind::ZerotableRaw,
+        Kind::ZerotableMemory,
+        Kind::PostcardRedb,
+        Kind::NativeDb,
+        Kind::Heed,
+        Kind::Sqlite,
+    ];
+
+    /// Fails to compile when a `Kind` is added, as a reminder to add it to [`Kind::ALL`].
+    const fn _every_kind_is_listed(self) {
+        match self {
+            Kind::RawRedb
+            | Kind::ZerotableRkyv
+            | Kind::ZerotableRkyvUnchecked
+            | Kind::ZerotableFlatbuffers
+            | Kind::ZerotableRaw
+            | Kind::ZerotableMemory
+            | Kind::PostcardRedb
+            | Kind::NativeDb
+            | Kind::Heed
+            | Kind::Sqlite => {}
+        }
+    }
+}

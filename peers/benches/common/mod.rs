@@ -12,35 +12,8 @@ use tempfile::TempDir;
 use zerotable_peers::data::{person, random_keys};
 use zerotable_peers::{Contender, Durability, Kind, Person, people};
 
-/// Every contender, in the order of the result tables (the reference, raw redb, first).
-pub const KINDS: [Kind; 10] = [
-    Kind::RawRedb,
-    Kind::ZerotableRkyv,
-    Kind::ZerotableRkyvUnchecked,
-    Kind::ZerotableFlatbuffers,
-    Kind::ZerotableRaw,
-    Kind::ZerotableMemory,
-    Kind::PostcardRedb,
-    Kind::NativeDb,
-    Kind::Heed,
-    Kind::Sqlite,
-];
-
-/// Fails to compile when a `Kind` is added, as a reminder to add it to [`KINDS`].
-const fn _every_kind_is_listed(kind: Kind) {
-    match kind {
-        Kind::RawRedb
-        | Kind::ZerotableRkyv
-        | Kind::ZerotableRkyvUnchecked
-        | Kind::ZerotableFlatbuffers
-        | Kind::ZerotableRaw
-        | Kind::ZerotableMemory
-        | Kind::PostcardRedb
-        | Kind::NativeDb
-        | Kind::Heed
-        | Kind::Sqlite => {}
-    }
-}
+/// Every contender, in table order.
+pub const KINDS: [Kind; 10] = Kind::ALL;
 
 /// Reads a count from environment variable `name` (underscores allowed: `100_000`), or `default`.
 fn env_count(name: &str, default: u64) -> u64 {
