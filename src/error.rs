@@ -1,13 +1,31 @@
-//! The crate's single error type.
+//! Errors, in two layers.
 //!
-//! Every failure a caller can act on differently is its own variant, and every variant that comes
-//! from somewhere else keeps that cause as its `source()` (downcast it to reach, for example, the
-//! [`redb::Error`] behind an [`Error::Engine`]).
+//! - [`EngineError`]: what an engine reports, with a [`EngineErrorKind`] a caller can match on
+//!   (I/O, corruption, already open, nested write, conflict, commit outcome unknown,
+//!   unsupported, …) and the engine's own error kept as its `source()`.
+//! - [`Error`]: the crate's error. Engine failures arrive as [`Error::Engine`] (with the table,
+//!   when there is one, and the [`Operation`]) or [`Error::Open`]; the typed layer adds its own
+//!   variants (a value that does not decode, a table opened as the wrong type, …).
+//!
+//! `Display` shows the first cause and, where there is something to do, what to do:
+//!
+//! ```
+//! use zerotable::{EngineError, EngineErrorKind, Error, Operation};
+//!
+//! let err = Error::engine(
+//!     Some("users"),
+//!     Operation::Commit,
+//!     EngineError::new(EngineErrorKind::CommitOutcomeUnknown, std::io::Error::other("fsync failed")),
+//! );
+//! assert_eq!(err.engine_kind(), Some(EngineErrorKind::CommitOutcomeUnknown));
+//! assert!(err.to_string().contains("fsync failed"));
+//! assert!(err.to_string().contains("re-read"));
+//! ```
 
 use std::fmt;
-use std::path::PathBuf;
 
-use crate::key::KeyDecodeError;
+use crate::catalog::TableRecord;
+use crate::codec::key::KeyDecodeError;
 
 /// A boxed error from an engine, a serializer or a caller's closure.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -15,46 +33,295 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Shorthand for `Result<T, zerotable::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What kind of failure an engine reported: the part of an [`EngineError`] to match on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EngineErrorKind {
+    /// Reading or writing the underlying storage failed (disk full, permissions, a failed
+    /// read or fsync). redb refuses every later write until the storage is reopened.
+    Io,
+    /// The stored data is damaged: the engine found pages, checksums or structures it cannot
+    /// read. Nothing was changed by the failed operation.
+    Corrupted,
+    /// The database is already open — by another process, or by this one (a `Storage`, or a
+    /// `Table` from it, is still alive: tables keep their database open).
+    AlreadyOpen,
+    /// The engine, or the connection to it, is closed.
+    Closed,
+    /// This thread already holds the write transaction and started another write, which
+    /// would wait for itself forever.
+    NestedWrite,
+    /// An optimistic transaction lost to a concurrent one: nothing was written; run it again.
+    Conflict,
+    /// The commit failed at a point where it may or may not have been applied.
+    CommitOutcomeUnknown,
+    /// The engine does not offer this operation (see [`Capabilities`](crate::Capabilities)).
+    Unsupported,
+    /// The table is being read inside this same transaction (a scan or a read callback over it
+    /// is still running) and cannot be written or dropped until that read ends.
+    InUse,
+    /// A size or count beyond what the engine can hold (a key too long, a map full).
+    LimitExceeded,
+    /// Anything else, described by the source.
+    Other,
+}
+
+impl EngineErrorKind {
+    /// A short description, as `Display` shows it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EngineErrorKind::Io => "I/O error",
+            EngineErrorKind::Corrupted => "storage corrupted",
+            EngineErrorKind::AlreadyOpen => "database already open",
+            EngineErrorKind::Closed => "engine closed",
+            EngineErrorKind::NestedWrite => "a write transaction is already open on this thread",
+            EngineErrorKind::Conflict => "write conflict",
+            EngineErrorKind::CommitOutcomeUnknown => "commit outcome unknown",
+            EngineErrorKind::Unsupported => "not supported by this engine",
+            EngineErrorKind::InUse => "table in use by a read in this transaction",
+            EngineErrorKind::LimitExceeded => "engine limit exceeded",
+            EngineErrorKind::Other => "engine error",
+        }
+    }
+
+    /// What a caller can do about it, when there is something to do.
+    pub fn hint(self) -> Option<&'static str> {
+        Some(match self {
+            EngineErrorKind::Io => {
+                "check the disk (space, permissions); after an I/O error drop the Storage and \
+                 every Table from it, then open it again"
+            }
+            EngineErrorKind::Corrupted => {
+                "run Storage::check_integrity; if it cannot repair the file, restore a backup \
+                 or copy the tables that still read into a new storage"
+            }
+            EngineErrorKind::AlreadyOpen => {
+                "close the other user first: another process, or a Storage or Table of this \
+                 process that is still alive (tables keep their database open)"
+            }
+            EngineErrorKind::NestedWrite => {
+                "use the table's `_in` methods with the open transaction, or finish it first"
+            }
+            EngineErrorKind::Conflict => "run the transaction again",
+            EngineErrorKind::CommitOutcomeUnknown => {
+                "the data may or may not be there: re-read before retrying work that is not \
+                 idempotent"
+            }
+            EngineErrorKind::InUse => {
+                "finish the scan or read callback over this table first, or collect what you \
+                 need from it and write afterwards"
+            }
+            EngineErrorKind::Unsupported => {
+                "check Storage::capabilities before calling, or pick an engine that offers it"
+            }
+            EngineErrorKind::Closed | EngineErrorKind::LimitExceeded | EngineErrorKind::Other => {
+                return None;
+            }
+        })
+    }
+}
+
+impl fmt::Display for EngineErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// An engine's failure: a kind to match on and, usually, the engine's own error as source.
+///
+/// ```
+/// use zerotable::{EngineError, EngineErrorKind};
+///
+/// let err = EngineError::new(EngineErrorKind::Io, std::io::Error::other("disk full"));
+/// assert_eq!(err.kind(), EngineErrorKind::Io);
+/// assert_eq!(err.to_string(), "I/O error: disk full");
+/// ```
+#[derive(Debug)]
+pub struct EngineError {
+    kind: EngineErrorKind,
+    source: Option<BoxError>,
+}
+
+impl EngineError {
+    /// An error of `kind` caused by `source` (the engine's own error, or a message).
+    pub fn new(kind: EngineErrorKind, source: impl Into<BoxError>) -> Self {
+        EngineError {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// An error of `kind` with nothing more to say.
+    pub fn of_kind(kind: EngineErrorKind) -> Self {
+        EngineError { kind, source: None }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> EngineErrorKind {
+        self.kind
+    }
+
+    /// The engine's own error, if any.
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.describe())?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for EngineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// What was being done when an engine failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Opening or creating the database.
+    Open,
+    /// Beginning a read snapshot.
+    BeginRead,
+    /// Beginning a write transaction.
+    BeginWrite,
+    /// A point read.
+    Get,
+    /// An ordered walk over keys.
+    Range,
+    /// Counting entries.
+    Len,
+    /// Inserting or replacing a value.
+    Put,
+    /// Removing a key.
+    Delete,
+    /// Removing every key in a range.
+    DeleteRange,
+    /// Creating a table.
+    CreateTable,
+    /// Dropping a table.
+    DropTable,
+    /// Listing tables.
+    ListTables,
+    /// Reading a table's size figures.
+    TableStats,
+    /// Committing a write transaction.
+    Commit,
+    /// Making earlier commits durable.
+    Flush,
+    /// Reclaiming free space.
+    Compact,
+    /// Measuring the size on disk.
+    SizeOnDisk,
+    /// Checking (and where possible repairing) the stored structures.
+    CheckIntegrity,
+    /// Reading or writing the table catalog.
+    Catalog,
+}
+
+impl Operation {
+    /// The operation's name as messages show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Open => "open",
+            Operation::BeginRead => "begin_read",
+            Operation::BeginWrite => "begin_write",
+            Operation::Get => "get",
+            Operation::Range => "range",
+            Operation::Len => "len",
+            Operation::Put => "put",
+            Operation::Delete => "delete",
+            Operation::DeleteRange => "delete_range",
+            Operation::CreateTable => "create_table",
+            Operation::DropTable => "drop_table",
+            Operation::ListTables => "list_tables",
+            Operation::TableStats => "table_stats",
+            Operation::Commit => "commit",
+            Operation::Flush => "flush",
+            Operation::Compact => "compact",
+            Operation::SizeOnDisk => "size_on_disk",
+            Operation::CheckIntegrity => "check_integrity",
+            Operation::Catalog => "catalog",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `" — what to do"` after a message, when the kind has advice.
+struct Hint(EngineErrorKind);
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.hint() {
+            Some(hint) => write!(f, " ({hint})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `table `x`` or nothing.
+struct OnTable<'a>(&'a Option<String>);
+
+impl fmt::Display for OnTable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(table) => write!(f, " on table `{table}`"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Everything that can go wrong in zerotable.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The database file could not be opened or created (missing permissions, not a redb file,
-    /// already open in another process, …). The source is the engine's own error.
-    #[error("cannot open database at {}", path.display())]
+    /// The database could not be opened or created. The source says why (match on its
+    /// [`kind`](EngineError::kind): [`AlreadyOpen`](EngineErrorKind::AlreadyOpen),
+    /// [`Corrupted`](EngineErrorKind::Corrupted), [`Io`](EngineErrorKind::Io), …).
+    #[error("cannot open {location}: {source}{hint}", hint = Hint(source.kind()))]
     Open {
-        /// The path that was being opened.
-        path: PathBuf,
-        /// The engine's error.
+        /// What was being opened: a path, or an engine's address.
+        location: String,
+        /// Why it failed.
         #[source]
-        source: BoxError,
+        source: EngineError,
     },
 
-    /// The storage engine failed while working on a table (I/O error, disk full, corruption
-    /// detected by the engine, …). For redb the source is a [`redb::Error`].
+    /// The engine failed during an operation.
     ///
-    /// A failure before the commit leaves nothing of the operation behind. A failure *during*
-    /// the commit (`operation == "commit"`, or the auto-commit operation's own commit, e.g. a
-    /// failed fsync) leaves its outcome unknown: the data may or may not be there after a
-    /// restart, so re-read before retrying non-idempotent work. After an I/O error redb refuses
-    /// every further write (`redb::Error::PreviousIo`) until the database is reopened: drop the
-    /// `Storage` and its tables, then open the file again (the reopen repairs it).
-    #[error("storage engine failed during {operation} on table `{table}`")]
+    /// A failure before the commit leaves nothing of the transaction behind. A commit that
+    /// fails with [`EngineErrorKind::CommitOutcomeUnknown`] may or may not be on disk after a
+    /// restart: re-read before retrying work that is not idempotent.
+    #[error("{operation} failed{on}: {source}{hint}", on = OnTable(table), hint = Hint(source.kind()))]
     Engine {
-        /// The table being worked on (`"*"` for database-wide operations such as `commit`).
-        table: String,
-        /// What was being done: `"get"`, `"put"`, `"delete"`, `"batch"`, `"range"`, `"len"`,
-        /// `"commit"`, `"compact"`, ….
-        operation: &'static str,
-        /// The engine's error.
+        /// The table being worked on, when the operation concerns one.
+        table: Option<String>,
+        /// What was being done.
+        operation: Operation,
+        /// The engine's error, with its kind.
         #[source]
-        source: BoxError,
+        source: EngineError,
     },
 
     /// A stored value could not be read as the table's value type: its bytes are truncated,
     /// corrupted, or were written as another type. Nothing is skipped silently: the key is named
     /// so the entry can be inspected, rewritten or deleted.
-    #[error("stored value for key {key} in table `{table}` is not a valid {format} value")]
+    #[error("stored value for key {key} in table `{table}` is not a valid {format} value: {source}")]
     CorruptValue {
         /// The table holding the entry.
         table: String,
@@ -70,7 +337,7 @@ pub enum Error {
 
     /// A stored key could not be decoded as the table's key type (a table written with another
     /// key type, or corrupted bytes).
-    #[error("stored key {key} in table `{table}` could not be decoded")]
+    #[error("stored key {key} in table `{table}` could not be decoded: {source}")]
     KeyDecode {
         /// The table holding the entry.
         table: String,
@@ -82,7 +349,7 @@ pub enum Error {
     },
 
     /// A value could not be serialized for storing. Nothing was stored.
-    #[error("value could not be serialized as {format} for table `{table}`")]
+    #[error("value could not be serialized as {format} for table `{table}`: {source}")]
     Serialize {
         /// The table written to.
         table: String,
@@ -95,7 +362,7 @@ pub enum Error {
 
     /// Pre-serialized bytes handed to `put` failed validation, so they were refused before
     /// reaching the store. Nothing was stored.
-    #[error("value rejected for table `{table}`: not a valid {format} value")]
+    #[error("value rejected for table `{table}`: not a valid {format} value: {source}")]
     InvalidValue {
         /// The table written to.
         table: String,
@@ -115,32 +382,36 @@ pub enum Error {
         reason: &'static str,
     },
 
-    /// The table was created with another key type, serializer, value type or version than it
-    /// is being opened with. Nothing was read: open it with its original types, or migrate it.
-    #[error("table `{table}` was created as [{stored}], not [{requested}]")]
+    /// The table was created with another key type, value format, value type or version than
+    /// it is being opened with. Nothing was read: open it with its original types, or migrate
+    /// it. `stored` is `None` for a table that holds entries but has no catalog record (written
+    /// outside the typed API): its type is unknown.
+    #[error(
+        "table `{table}` was created as [{}], not [{requested}]; open it with its original types",
+        stored.as_ref().map_or_else(|| "unknown: entries written without a catalog record".to_owned(), |r| r.to_string())
+    )]
     TableTypeMismatch {
         /// The table.
         table: String,
         /// What the table was created as.
-        stored: String,
+        stored: Option<Box<TableRecord>>,
         /// What it was being opened as.
-        requested: String,
+        requested: Box<TableRecord>,
     },
 
-    /// This thread already holds the database's write transaction (inside `Storage::write`, or
-    /// an open `WriteTx`), and tried to start another write: an auto-commit `put`/`delete`/
-    /// `update`, a `put_batch`, opening a new table, or a second transaction. Waiting would
-    /// deadlock, so it fails instead. Use the `_in` methods with the open transaction, and open
-    /// tables before starting it.
-    #[error("table `{table}`: a write transaction is already open on this thread")]
-    NestedWrite {
-        /// The table the refused write was for (`"*"` for a transaction).
+    /// A table's catalog record cannot be read: the catalog table was damaged or written by
+    /// something else.
+    #[error("the catalog record of table `{table}` is unreadable: {reason}")]
+    Catalog {
+        /// The table whose record is unreadable.
         table: String,
+        /// What is wrong with it.
+        reason: String,
     },
 
     /// A caller's closure (a scan body, a fold step) returned an error of its own, wrapped
     /// with [`Error::callback`]. The scan stopped there.
-    #[error("callback failed")]
+    #[error("callback failed: {source}")]
     Callback {
         /// The caller's error.
         #[source]
@@ -161,28 +432,87 @@ impl Error {
         }
     }
 
-    /// Builds an [`Error::Engine`] for an engine implementation.
-    pub fn engine(table: &str, operation: &'static str, source: impl Into<BoxError>) -> Self {
+    /// An [`Error::Engine`], for engine implementations.
+    ///
+    /// ```
+    /// use zerotable::{EngineError, EngineErrorKind, Error, Operation};
+    /// let err = Error::engine(Some("t"), Operation::Get, EngineError::of_kind(EngineErrorKind::Closed));
+    /// assert_eq!(err.to_string(), "get failed on table `t`: engine closed");
+    /// ```
+    pub fn engine(table: Option<&str>, operation: Operation, source: EngineError) -> Self {
         Error::Engine {
-            table: table.to_owned(),
+            table: table.map(str::to_owned),
             operation,
-            source: source.into(),
+            source,
+        }
+    }
+
+    /// An engine error of `kind` whose cause is `source`.
+    pub fn engine_kind_of(
+        table: Option<&str>,
+        operation: Operation,
+        kind: EngineErrorKind,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::engine(table, operation, EngineError::new(kind, source))
+    }
+
+    /// The typed "this engine cannot do that" answer.
+    pub fn unsupported(operation: Operation) -> Self {
+        Error::engine(
+            None,
+            operation,
+            EngineError::of_kind(EngineErrorKind::Unsupported),
+        )
+    }
+
+    /// The kind of an engine failure ([`Error::Engine`] or [`Error::Open`]), to match on.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let err = storage.compact().unwrap_err(); // memory has nothing to compact
+    /// assert_eq!(err.engine_kind(), Some(zerotable::EngineErrorKind::Unsupported));
+    /// ```
+    pub fn engine_kind(&self) -> Option<EngineErrorKind> {
+        match self {
+            Error::Engine { source, .. } | Error::Open { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
+
+    /// The operation that failed, for engine failures.
+    pub fn operation(&self) -> Option<Operation> {
+        match self {
+            Error::Engine { operation, .. } => Some(*operation),
+            Error::Open { .. } => Some(Operation::Open),
+            _ => None,
         }
     }
 
     /// The table the error concerns, when there is one.
     pub fn table(&self) -> Option<&str> {
         match self {
-            Error::Engine { table, .. }
-            | Error::CorruptValue { table, .. }
+            Error::Engine { table, .. } => table.as_deref(),
+            Error::CorruptValue { table, .. }
             | Error::KeyDecode { table, .. }
             | Error::Serialize { table, .. }
             | Error::InvalidValue { table, .. }
             | Error::TableTypeMismatch { table, .. }
-            | Error::NestedWrite { table } => Some(table),
+            | Error::Catalog { table, .. } => Some(table),
             Error::InvalidTableName { name, .. } => Some(name),
             Error::Open { .. } | Error::Callback { .. } => None,
         }
+    }
+
+    /// Names `table` on an engine error that has none yet (engines report the table where they
+    /// know it; the typed layer fills it in where they do not).
+    pub(crate) fn on_table(mut self, name: &str) -> Self {
+        if let Error::Engine { table, .. } = &mut self
+            && table.is_none()
+        {
+            *table = Some(name.to_owned());
+        }
+        self
     }
 }
 

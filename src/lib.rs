@@ -46,46 +46,49 @@
 //! # }
 //! ```
 //!
-//! ## Modules
-//! - [`database`]: the object-safe engine trait ([`Database`]); [`backends`]: redb and memory.
-//! - [`key`]: order-preserving key encodings ([`IntoKeyBytes`], [`FromKeyBytes`]).
-//! - [`serializer`]: value formats ([`ValueSerializer`]).
-//! - [`table`], [`scan`], [`storage`]: the typed layer; [`error`]: the one error type.
+//! ## Layout
+//! - [`engine`]: the engine contract ([`Engine`], [`ReadOps`], [`ReadTxn`], [`WriteTxn`],
+//!   [`Capabilities`]); [`engines`]: redb and memory, one module each.
+//! - [`codec`]: order-preserving key encodings ([`IntoKeyBytes`], [`FromKeyBytes`],
+//!   [`KeyType`]) and value formats ([`ValueSerializer`]).
+//! - [`Storage`], [`Table`], [`Scanner`], [`WriteTx`], [`Snapshot`]: the typed layer; the
+//!   catalog ([`TableRecord`]); [`error`]: the crate error and the engine error with its kinds.
 
 #![warn(missing_docs)]
 
-pub mod backends;
-pub mod database;
+mod catalog;
+pub mod codec;
+pub mod engine;
+pub mod engines;
 pub mod error;
-pub mod key;
-mod registry;
 pub mod scan;
 #[cfg(feature = "example-schemas")]
 pub mod schemas;
-pub mod serializer;
-pub mod storage;
-pub mod table;
-#[cfg(feature = "testing")]
-pub mod testing;
-pub mod transaction;
+mod storage;
+mod table;
+mod txn;
 
-pub use backends::{Durability, MemoryDatabase, RedbDatabase, RedbOptions};
-pub use database::{
-    BatchFill, BatchWriter, Database, KeyRange, ReadTransaction, ScanVisitor, TableStats,
-    WriteBody, WriteTransaction,
+pub use catalog::{
+    CATALOG_TABLE, MAX_TABLE_NAME_LEN, TableOptions, TableRecord, validate_table_name,
 };
-pub use error::{Error, Result};
-pub use key::{
+pub use codec::key::{
     FromKeyBytes, IntoKeyBytes, KeyArena, KeyDecodeError, KeyDecodeReason, KeyPartOf, KeyPrefix,
+    KeyType, KeyValue,
 };
-pub use scan::Scanner;
-pub use serializer::{
+pub use codec::value::{
     FlatBufferRoot, FlatBuffersSerializer, RawSerializer, RkyvBytesSerializer, RkyvSerializer,
     RkyvValue, ValueSerializer,
 };
+pub use engine::{
+    CallerCode, Capabilities, Durability, Engine, Integrity, KeyRange, ReadOps, ReadTxn,
+    TableStats, WriteOptions, WriteTxn, catch_engine_panic,
+};
+pub use engines::{MemoryEngine, RedbEngine, RedbOptions};
+pub use error::{EngineError, EngineErrorKind, Error, Operation, Result};
+pub use scan::Scanner;
 pub use storage::{FlatBuffersTable, RawTable, RkyvBytesTable, RkyvTable, Storage};
 pub use table::Table;
-pub use transaction::{Reader, Snapshot, WriteTx};
+pub use txn::{Reader, Snapshot, WriteTx};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -4,12 +4,12 @@
 use std::borrow::Borrow;
 use std::ops::{Bound, ControlFlow, RangeBounds};
 
-use crate::database::KeyRange;
-use crate::error::Result;
-use crate::key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyPrefix, prefix_successor};
-use crate::serializer::ValueSerializer;
+use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyPrefix, prefix_successor};
+use crate::codec::value::ValueSerializer;
+use crate::engine::KeyRange;
+use crate::error::{EngineErrorKind, Error, Operation, Result};
 use crate::table::Table;
-use crate::transaction::{Reader, Source};
+use crate::txn::{Reader, Via};
 
 /// One ordered pass over (part of) a table.
 ///
@@ -19,9 +19,25 @@ use crate::transaction::{Reader, Source};
 /// [`filter_map`](Self::filter_map). Entries are decoded one at a time in place and never
 /// collected. A closure's `Err` stops the pass and is returned as is; so does an entry that
 /// fails to decode (naming its key). Auto-commit scans read one consistent snapshot.
+///
+/// ```
+/// # let storage = zerotable::Storage::in_memory();
+/// let events = storage.raw_table::<(String, u64)>("events")?;
+/// for i in 0..10u64 {
+///     events.put(&(if i % 2 == 0 { "ada" } else { "bob" }.to_string(), i), b"")?;
+/// }
+/// let newest: Vec<u64> = events
+///     .prefix(&("ada",))
+///     .rev()
+///     .filter_map(|(_, seq), _| Some(*seq))?;
+/// assert_eq!(newest, [8, 6, 4, 2, 0]);
+/// let bytes = events.scan().fold(0, |n, _, v| Ok(n + v.len()))?;
+/// assert_eq!(bytes, 0);
+/// # Ok::<(), zerotable::Error>(())
+/// ```
 pub struct Scanner<'s, K, V: ?Sized, S> {
     table: &'s Table<K, V, S>,
-    source: Source<'s>,
+    via: Via<'s>,
     start: Bound<KeyArena>,
     end: Bound<KeyArena>,
     reverse: bool,
@@ -61,7 +77,7 @@ where
     pub fn scan(&self) -> Scanner<'_, K, V, S> {
         Scanner::new(
             self,
-            Source::Database(&*self.db),
+            Via::AutoCommit(&*self.engine),
             Bound::Unbounded,
             Bound::Unbounded,
         )
@@ -83,13 +99,13 @@ where
         Q: IntoKeyBytes + ?Sized,
         R: RangeBounds<Q>,
     {
-        Scanner::bounded(self, Source::Database(&*self.db), range)
+        Scanner::bounded(self, Via::AutoCommit(&*self.engine), range)
     }
 
     /// A scan of the tuple keys whose leading elements equal `prefix`, in key order: for a
     /// `(String, u64)` table, `prefix(&("alice",))` visits every `("alice", _)`.
     pub fn prefix<P: KeyPrefix<K>>(&self, prefix: &P) -> Scanner<'_, K, V, S> {
-        Scanner::prefixed(self, Source::Database(&*self.db), prefix)
+        Scanner::prefixed(self, Via::AutoCommit(&*self.engine), prefix)
     }
 
     /// Collects `map(key, view)` for every entry where it returns `Some`, in key order.
@@ -101,28 +117,28 @@ where
     }
 
     /// [`scan`](Self::scan) within a snapshot or write transaction.
-    pub fn scan_in<'s, T: Reader>(&'s self, reader: &'s mut T) -> Scanner<'s, K, V, S> {
-        Scanner::new(self, reader.source(), Bound::Unbounded, Bound::Unbounded)
+    pub fn scan_in<'s, T: Reader>(&'s self, reader: &'s T) -> Scanner<'s, K, V, S> {
+        Scanner::new(self, Via::reader(reader), Bound::Unbounded, Bound::Unbounded)
     }
 
     /// [`range`](Self::range) within a snapshot or write transaction.
-    pub fn range_in<'s, T, Q, R>(&'s self, reader: &'s mut T, range: R) -> Scanner<'s, K, V, S>
+    pub fn range_in<'s, T, Q, R>(&'s self, reader: &'s T, range: R) -> Scanner<'s, K, V, S>
     where
         T: Reader,
         K: Borrow<Q>,
         Q: IntoKeyBytes + ?Sized,
         R: RangeBounds<Q>,
     {
-        Scanner::bounded(self, reader.source(), range)
+        Scanner::bounded(self, Via::reader(reader), range)
     }
 
     /// [`prefix`](Self::prefix) within a snapshot or write transaction.
     pub fn prefix_in<'s, T: Reader, P: KeyPrefix<K>>(
         &'s self,
-        reader: &'s mut T,
+        reader: &'s T,
         prefix: &P,
     ) -> Scanner<'s, K, V, S> {
-        Scanner::prefixed(self, reader.source(), prefix)
+        Scanner::prefixed(self, Via::reader(reader), prefix)
     }
 }
 
@@ -134,32 +150,32 @@ where
 {
     fn new(
         table: &'s Table<K, V, S>,
-        source: Source<'s>,
+        via: Via<'s>,
         start: Bound<KeyArena>,
         end: Bound<KeyArena>,
     ) -> Self {
         Scanner {
             table,
-            source,
+            via,
             start,
             end,
             reverse: false,
         }
     }
 
-    fn bounded<Q, R>(table: &'s Table<K, V, S>, source: Source<'s>, range: R) -> Self
+    fn bounded<Q, R>(table: &'s Table<K, V, S>, via: Via<'s>, range: R) -> Self
     where
         Q: IntoKeyBytes + ?Sized,
         R: RangeBounds<Q>,
     {
         let start = encode_bound(range.start_bound());
         let end = encode_bound(range.end_bound());
-        Self::new(table, source, start, end)
+        Self::new(table, via, start, end)
     }
 
     fn prefixed<P: KeyPrefix<K>>(
         table: &'s Table<K, V, S>,
-        source: Source<'s>,
+        via: Via<'s>,
         prefix: &P,
     ) -> Self {
         let mut start = KeyArena::new();
@@ -170,7 +186,7 @@ where
         } else {
             Bound::Unbounded
         };
-        Self::new(table, source, Bound::Included(start), end)
+        Self::new(table, via, Bound::Included(start), end)
     }
 
     /// Walks the same keys in descending order.
@@ -188,13 +204,11 @@ where
         // successful step, and a failed step ends the scan with its error.
         let mut acc = Some(init);
         self.visit(|key, value| {
-            let Some(current) = acc.take() else {
-                return Ok(ControlFlow::Break(()));
-            };
+            let current = acc.take().ok_or_else(lost_accumulator)?;
             acc = Some(step(current, key, value)?);
             Ok(ControlFlow::Continue(()))
         })?;
-        Ok(acc.expect("fold: accumulator is restored after every successful step"))
+        acc.ok_or_else(lost_accumulator)
     }
 
     /// Calls `body` for every entry, in order.
@@ -232,7 +246,7 @@ where
 
     /// Visits decoded entries until `visit` breaks or fails. A key or value that does not
     /// decode stops the scan with an error naming it: nothing is skipped.
-    fn visit<F>(mut self, mut visit: F) -> Result<()>
+    fn visit<F>(self, mut visit: F) -> Result<()>
     where
         F: FnMut(&K, S::Output<'_>) -> Result<ControlFlow<()>>,
     {
@@ -242,18 +256,25 @@ where
             end: as_bytes(&self.end),
             reverse: self.reverse,
         };
-        let mut failure = None;
-        self.source
-            .range(&table.name, &range, &mut |key_bytes, value_bytes| {
-                let step = table.decode_key(key_bytes).and_then(|key| {
+        self.via
+            .run(|reader| {
+                reader.range(&table.name, &range, &mut |key_bytes, value_bytes| {
+                    let key = table.decode_key(key_bytes)?;
                     let value = table.decode(key_bytes, value_bytes)?;
                     visit(&key, value)
-                });
-                step.unwrap_or_else(|error| {
-                    failure = Some(error);
-                    ControlFlow::Break(())
                 })
-            })?;
-        failure.map_or(Ok(()), Err)
+            })
+            .map_err(|e| e.on_table(&table.name))
     }
+}
+
+/// The accumulator moves through the engine's callback and is put back after every successful
+/// step; losing it means the engine called back after a failed step, against its contract.
+fn lost_accumulator() -> Error {
+    Error::engine_kind_of(
+        None,
+        Operation::Range,
+        EngineErrorKind::Other,
+        "the engine went on calling after a scan step failed (a broken Engine implementation)",
+    )
 }

@@ -4,17 +4,17 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::backends::{MemoryDatabase, RedbDatabase, RedbOptions};
-use crate::database::{Database, Durability, TableStats};
-use crate::error::{Error, Result};
-use crate::key::{FromKeyBytes, IntoKeyBytes};
-use crate::registry::{self, META_TABLE, TableType};
-use crate::serializer::{
+use crate::catalog::{self, CATALOG_TABLE, TableOptions, TableRecord, validate_table_name};
+use crate::codec::key::{FromKeyBytes, IntoKeyBytes};
+use crate::codec::value::{
     FlatBufferRoot, FlatBuffersSerializer, RawSerializer, RkyvBytesSerializer, RkyvSerializer,
     RkyvValue, ValueSerializer,
 };
-use crate::table::{Table, validate_table_name};
-use crate::transaction::{Snapshot, WriteTx};
+use crate::engine::{Capabilities, Engine, Integrity, KeyRange, TableStats, WriteOptions};
+use crate::engines::{MemoryEngine, RedbEngine};
+use crate::error::Result;
+use crate::table::Table;
+use crate::txn::{Snapshot, WriteTx, run_read, run_write};
 
 /// A table of rkyv-serialized `V` values.
 pub type RkyvTable<K, V> = Table<K, V, RkyvSerializer<V>>;
@@ -25,45 +25,67 @@ pub type FlatBuffersTable<K, T> = Table<K, [u8], FlatBuffersSerializer<T>>;
 /// A table of raw byte values.
 pub type RawTable<K> = Table<K, [u8], RawSerializer>;
 
-/// A database engine shared by typed tables. Cheap to clone, `Send + Sync`.
+/// One engine shared by typed tables. Cheap to clone, `Send + Sync`.
+///
+/// Three ways in: [`Storage::open`] (a redb file, the embedded default),
+/// [`Storage::in_memory`], and [`Storage::new`] for any [`Engine`] with its own options.
+///
+/// ```
+/// use zerotable::{Durability, RedbEngine, RedbOptions, Storage};
+///
+/// # let dir = tempfile::tempdir().unwrap();
+/// let storage = Storage::open(dir.path().join("app.redb"))?;
+/// # drop(storage);
+/// let options = RedbOptions::default().durability(Durability::None);
+/// let fast = Storage::new(RedbEngine::open_with(dir.path().join("fast.redb"), options)?);
+/// let scratch = Storage::in_memory();
+/// # Ok::<(), zerotable::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Storage {
-    db: Arc<dyn Database>,
+    engine: Arc<dyn Engine>,
 }
 
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Storage").finish_non_exhaustive()
+        f.debug_struct("Storage")
+            .field("engine", &self.engine.name())
+            .finish_non_exhaustive()
     }
 }
 
 impl Storage {
-    /// Opens the redb file at `path`, creating it if missing, with default [`RedbOptions`]
-    /// (every commit fsynced).
+    /// Opens the redb file at `path`, creating it if missing, with default options (every
+    /// commit fsynced). For other options use [`RedbEngine::open_with`] with [`Storage::new`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_with(path, RedbOptions::default())
-    }
-
-    /// Opens or creates the redb file at `path` with `options`.
-    pub fn open_with(path: impl AsRef<Path>, options: RedbOptions) -> Result<Self> {
-        Ok(Self::with_database(Arc::new(RedbDatabase::open_with(
-            path, options,
-        )?)))
+        Ok(Self::new(RedbEngine::open(path)?))
     }
 
     /// A fresh in-memory storage with the same semantics as redb, persisting nothing.
     pub fn in_memory() -> Self {
-        Self::with_database(Arc::new(MemoryDatabase::new()))
+        Self::new(MemoryEngine::new())
     }
 
-    /// Storage over any [`Database`] implementation.
-    pub fn with_database(db: Arc<dyn Database>) -> Self {
-        Storage { db }
+    /// Storage over any [`Engine`].
+    pub fn new(engine: impl Engine) -> Self {
+        Self::from_arc(Arc::new(engine))
+    }
+
+    /// Storage over an engine that is shared already.
+    pub fn from_arc(engine: Arc<dyn Engine>) -> Self {
+        Storage { engine }
     }
 
     /// The engine behind this storage.
-    pub fn database(&self) -> &Arc<dyn Database> {
-        &self.db
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engine
+    }
+
+    /// The optional capabilities of the engine: what [`size_on_disk`](Self::size_on_disk),
+    /// [`compact`](Self::compact), [`flush`](Self::flush) and
+    /// [`check_integrity`](Self::check_integrity) can do here.
+    pub fn capabilities(&self) -> Capabilities {
+        self.engine.capabilities()
     }
 
     // ---- tables ----
@@ -75,20 +97,19 @@ impl Storage {
         V: ?Sized,
         S: ValueSerializer<V>,
     {
-        self.table_versioned(name, serializer, 0)
+        self.table_with(name, serializer, TableOptions::default())
     }
 
-    /// Opens table `name` with any serializer and a type `version` of your choosing.
+    /// Opens table `name` with any serializer and the catalog [`TableOptions`] of your choosing.
     ///
-    /// The first open creates the table and records its key type, serializer (with its value
-    /// type) and version; every later open must match them, or fails with
-    /// [`Error::TableTypeMismatch`](crate::Error::TableTypeMismatch). Bump the version when the
-    /// stored layout changes without the type's name changing.
-    pub fn table_versioned<K, V, S>(
+    /// The first open creates the table and records its key type, value format, value type and
+    /// version in the catalog; every later open must match them, or fails with
+    /// [`Error::TableTypeMismatch`](crate::Error::TableTypeMismatch).
+    pub fn table_with<K, V, S>(
         &self,
         name: &str,
         serializer: S,
-        version: u32,
+        options: TableOptions,
     ) -> Result<Table<K, V, S>>
     where
         K: IntoKeyBytes + FromKeyBytes,
@@ -96,11 +117,26 @@ impl Storage {
         S: ValueSerializer<V>,
     {
         validate_table_name(name)?;
-        registry::register(&*self.db, name, &TableType::of::<K, S>(version))?;
-        Table::open(Arc::clone(&self.db), name, serializer)
+        let record = TableRecord::of::<K, V, S>(&serializer, &options);
+        if let Some(type_name) = &record.value_type {
+            catalog::validate_type_name(name, type_name)?;
+        }
+        catalog::register(&*self.engine, name, &record)?;
+        Ok(Table::new(Arc::clone(&self.engine), name, serializer))
     }
 
     /// A table of owned `V` values serialized with rkyv; reads see `&Archived<V>`, validated.
+    ///
+    /// ```
+    /// #[derive(rkyv::Archive, rkyv::Serialize)]
+    /// struct User { name: String }
+    ///
+    /// let storage = zerotable::Storage::in_memory();
+    /// let users = storage.rkyv_table::<u64, User>("users")?;
+    /// users.put(&1, &User { name: "ada".into() })?;
+    /// assert_eq!(users.get(&1, |u| u.name.len())?, Some(3));
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn rkyv_table<K, V>(&self, name: &str) -> Result<RkyvTable<K, V>>
     where
         K: IntoKeyBytes + FromKeyBytes,
@@ -110,7 +146,8 @@ impl Storage {
     }
 
     /// A table whose puts take already-archived `V` bytes (validated before storing); reads see
-    /// `&Archived<V>`, validated.
+    /// `&Archived<V>`, validated. It stores the same bytes as [`rkyv_table`](Self::rkyv_table),
+    /// so both can open the same table.
     pub fn rkyv_borrowed_table<K, V>(&self, name: &str) -> Result<RkyvBytesTable<K, V>>
     where
         K: IntoKeyBytes + FromKeyBytes,
@@ -130,6 +167,13 @@ impl Storage {
     }
 
     /// A table of raw byte values.
+    ///
+    /// ```
+    /// let storage = zerotable::Storage::in_memory();
+    /// let blobs = storage.raw_table::<[u8; 16]>("blobs")?;
+    /// blobs.put(&[7; 16], b"bytes")?;
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn raw_table<K>(&self, name: &str) -> Result<RawTable<K>>
     where
         K: IntoKeyBytes + FromKeyBytes,
@@ -156,97 +200,155 @@ impl Storage {
     /// })?;
     /// # Ok::<(), zerotable::Error>(())
     /// ```
-    pub fn write<R>(&self, body: impl FnOnce(&mut WriteTx) -> Result<R>) -> Result<R> {
-        self.write_with(None, body)
+    pub fn write<R>(&self, body: impl FnOnce(&WriteTx<'_>) -> Result<R>) -> Result<R> {
+        self.write_with(WriteOptions::DEFAULT, body)
     }
 
-    /// [`write`](Self::write) with the durability of this one commit chosen (where the engine
-    /// supports it; `None` keeps the storage's default).
+    /// [`write`](Self::write) with this transaction's [`WriteOptions`] (its durability).
+    ///
+    /// ```
+    /// use zerotable::{Durability, WriteOptions};
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let log = storage.raw_table::<u64>("log")?;
+    /// storage.write_with(WriteOptions::durability(Durability::None), |tx| log.put_in(tx, &1, b"x"))?;
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn write_with<R>(
         &self,
-        durability: Option<Durability>,
-        body: impl FnOnce(&mut WriteTx) -> Result<R>,
+        options: WriteOptions,
+        body: impl FnOnce(&WriteTx<'_>) -> Result<R>,
     ) -> Result<R> {
-        // The engine runs the transaction around a closure (letting redb keep its table handles
-        // open for the whole call); `body` is `FnOnce` and has a result, the engine's closure is
-        // `FnMut` returning `()`: bridge with two `Option`s.
-        let mut body = Some(body);
-        let mut value = None;
-        self.db.write(durability, &mut |txn| {
-            let body = body.take().ok_or_else(|| {
-                Error::engine("*", "write", "the engine ran a write closure twice")
-            })?;
-            value = Some(body(&mut WriteTx::lent(txn))?);
-            Ok(())
-        })?;
-        value.ok_or_else(|| Error::engine("*", "write", "the engine did not run the write closure"))
+        run_write(&*self.engine, options, |txn| body(&WriteTx::lent(txn)))
     }
 
     /// Starts a write transaction for code that cannot use a closure: call
-    /// [`WriteTx::commit`], or drop it to roll back. Waits while another writer is active.
+    /// [`WriteTx::commit`], or drop it to roll back. Waits while another thread writes; fails
+    /// with [`NestedWrite`](crate::EngineErrorKind::NestedWrite) if this thread already does.
     pub fn begin_write(&self) -> Result<WriteTx<'static>> {
-        self.begin_write_with(None)
+        self.begin_write_with(WriteOptions::DEFAULT)
     }
 
-    /// [`begin_write`](Self::begin_write) with this transaction's durability chosen.
-    pub fn begin_write_with(&self, durability: Option<Durability>) -> Result<WriteTx<'static>> {
-        Ok(WriteTx::owned(self.db.begin_write(durability)?))
+    /// [`begin_write`](Self::begin_write) with this transaction's [`WriteOptions`].
+    pub fn begin_write_with(&self, options: WriteOptions) -> Result<WriteTx<'static>> {
+        Ok(WriteTx::owned(self.engine.begin_write(options)?))
     }
 
     /// Runs `body` with one consistent snapshot of every table; writers go on meanwhile.
-    pub fn read<R>(&self, body: impl FnOnce(&mut Snapshot) -> Result<R>) -> Result<R> {
-        body(&mut self.snapshot()?)
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let a = storage.raw_table::<u8>("a")?;
+    /// let b = storage.raw_table::<u8>("b")?;
+    /// let total = storage.read(|snap| Ok(a.len_in(snap)? + b.len_in(snap)?))?;
+    /// assert_eq!(total, 0);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn read<R>(&self, body: impl FnOnce(&Snapshot) -> Result<R>) -> Result<R> {
+        body(&self.snapshot()?)
     }
 
     /// A consistent snapshot of every table, for code that cannot use a closure.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        Ok(Snapshot::new(self.db.begin_read()?))
+        Ok(Snapshot::new(self.engine.begin_read()?))
     }
 
-    // ---- administration ----
+    // ---- the catalog and administration ----
 
-    /// Names of the tables, in ascending order.
+    /// Names of the typed tables (those with a catalog record), ascending.
     pub fn list_tables(&self) -> Result<Vec<String>> {
-        let mut tables = self.db.list_tables()?;
-        tables.retain(|name| name != META_TABLE);
-        Ok(tables)
+        Ok(self.tables()?.into_iter().map(|(name, _)| name).collect())
     }
 
-    /// Whether table `name` exists.
-    pub fn table_exists(&self, name: &str) -> Result<bool> {
+    /// Every typed table with its catalog record, ascending by name: key type, value format,
+    /// value type and version, readable without the Rust types.
+    ///
+    /// ```
+    /// let storage = zerotable::Storage::in_memory();
+    /// storage.raw_table::<(String, i64)>("events")?;
+    /// let tables = storage.tables()?;
+    /// assert_eq!(tables[0].0, "events");
+    /// assert_eq!(tables[0].1.to_string(), "key=(String, i64) format=raw version=0");
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn tables(&self) -> Result<Vec<(String, TableRecord)>> {
+        catalog::all_records(&*self.engine)
+    }
+
+    /// The catalog record of table `name`, if it is a typed table.
+    pub fn table_record(&self, name: &str) -> Result<Option<TableRecord>> {
         validate_table_name(name)?;
-        Ok(self.db.list_tables()?.iter().any(|t| t == name))
+        catalog::record_of(&*self.engine, name)
     }
 
-    /// Deletes table `name`, its entries and its type record, atomically; returns whether it
-    /// existed. Table handles opened before keep working on a new, empty table.
+    /// Whether table `name` exists (has a catalog record).
+    pub fn table_exists(&self, name: &str) -> Result<bool> {
+        Ok(self.table_record(name)?.is_some())
+    }
+
+    /// Deletes table `name`, its entries and its catalog record, atomically; returns whether
+    /// it existed. Engines without table administration have the entries deleted one range
+    /// deletion at a time instead. Table handles opened before keep working on a new, empty
+    /// table (without a record: reopen it to record it again).
     pub fn drop_table(&self, name: &str) -> Result<bool> {
         validate_table_name(name)?;
-        self.write(|tx| {
-            registry::forget(tx.engine(), name)?;
-            tx.engine().drop_table(name)
+        let native = self.capabilities().table_admin;
+        run_write(&*self.engine, WriteOptions::DEFAULT, |txn| {
+            let recorded = catalog::forget(txn, name)?;
+            let existed = if native {
+                txn.drop_table(name)?
+            } else {
+                txn.delete_range(name, &KeyRange::ALL)? > 0
+            };
+            Ok(recorded || existed)
         })
+        .map_err(|e| e.on_table(name))
     }
 
-    /// Entry count and stored bytes of table `name`.
+    /// Entry count and stored bytes of table `name` (capability
+    /// [`table_admin`](Capabilities::table_admin)).
     pub fn table_stats(&self, name: &str) -> Result<TableStats> {
         validate_table_name(name)?;
-        self.db.table_stats(name)
+        run_read(&*self.engine, |reader| reader.table_stats(name)).map_err(|e| e.on_table(name))
     }
 
-    /// Bytes the database occupies on disk (`None` in memory).
-    pub fn size_on_disk(&self) -> Result<Option<u64>> {
-        self.db.size_on_disk()
+    /// Bytes the database occupies on disk (capability
+    /// [`size_on_disk`](Capabilities::size_on_disk)).
+    pub fn size_on_disk(&self) -> Result<u64> {
+        self.engine.size_on_disk()
     }
 
-    /// Reclaims free space in the file (redb compaction); fails while snapshots or
-    /// transactions are open. Returns whether anything was done.
+    /// Reclaims free space (redb compaction); fails while snapshots or transactions are open.
+    /// Returns whether anything was done (capability [`compact`](Capabilities::compact)).
     pub fn compact(&self) -> Result<bool> {
-        self.db.compact()
+        self.engine.compact()
     }
 
-    /// Makes every commit so far durable, including those made with [`Durability::None`].
+    /// Makes every commit so far durable, including those made with
+    /// [`Durability::None`](crate::Durability::None) (capability [`flush`](Capabilities::flush)).
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()
+        self.engine.flush()
+    }
+
+    /// Checks the stored structures and repairs what the engine can (capability
+    /// [`check_integrity`](Capabilities::check_integrity)).
+    ///
+    /// When an operation fails with [`Corrupted`](crate::EngineErrorKind::Corrupted): run
+    /// this. [`Integrity::Repaired`] means the engine fixed what it found (redb rebuilds its
+    /// allocator state); an error of kind `Corrupted` means it could not — restore a backup, or
+    /// read what still reads (other tables, other key ranges) into a new storage.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let storage = zerotable::Storage::open(dir.path().join("app.redb"))?;
+    /// assert_eq!(storage.check_integrity()?, zerotable::Integrity::Intact);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn check_integrity(&self) -> Result<Integrity> {
+        self.engine.check_integrity()
+    }
+
+    /// Whether `name` is the catalog's own table (hidden from [`list_tables`](Self::list_tables)).
+    pub fn is_catalog_table(name: &str) -> bool {
+        name == CATALOG_TABLE
     }
 }

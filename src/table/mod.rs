@@ -1,52 +1,34 @@
 //! [`Table<K, V, S>`]: typed keys, typed values, zero-copy reads.
 //!
-//! This file holds the table itself and its auto-commit operations; `transactional.rs` adds
-//! the operations that run inside a [`WriteTx`](crate::WriteTx) or [`Snapshot`](crate::Snapshot)
-//! and the atomic read-modify-write helpers; [`scan`](crate::scan) adds ordered scans.
+//! - this file: the table and its reads, each written once for auto-commit, snapshot and write
+//!   transaction (through [`Via`]);
+//! - `write.rs`: every typed write, all through one function, [`Table::write_row`];
+//! - [`scan`](crate::scan): ordered scans.
 
-mod transactional;
+mod write;
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::database::Database;
+use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena};
+use crate::codec::value::{EncodeError, RkyvSerializer, RkyvValue, ValueSerializer};
+use crate::engine::{Engine, ReadOps, TableStats};
 use crate::error::{BoxError, Error, KeyBytes, Result};
-use crate::key::{FromKeyBytes, IntoKeyBytes, KeyArena};
-use crate::serializer::{EncodeError, RkyvSerializer, RkyvValue, ValueSerializer};
-use crate::transaction::Source;
-
-/// The longest table name allowed.
-pub const MAX_TABLE_NAME_LEN: usize = 64;
-
-/// Checks a table name: 1 to [`MAX_TABLE_NAME_LEN`] ASCII letters, digits or `_`.
-///
-/// The rule is strict on purpose: names end up in engine namespaces, file names and logs, and
-/// a name that is valid everywhere is simpler than one escaped differently in each.
-pub fn validate_table_name(name: &str) -> Result<()> {
-    let reason = if name.is_empty() {
-        "it is empty"
-    } else if name.len() > MAX_TABLE_NAME_LEN {
-        "it is longer than 64 bytes"
-    } else if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        "only ASCII letters, digits and '_' are allowed"
-    } else {
-        return Ok(());
-    };
-    Err(Error::InvalidTableName {
-        name: name.to_owned(),
-        reason,
-    })
-}
+use crate::txn::{Reader, Via};
 
 /// A named table of `K` keys and `V` values stored with serializer `S`.
 ///
 /// Cheap to clone, `Send + Sync`, and owns everything it needs: keep it in application state and
-/// share it between threads. Every method is one engine operation (one transaction); reads pass
-/// a borrowed view of the stored value to a closure and return what the closure returns.
+/// share it between threads. Methods without a suffix run in their own transaction; methods
+/// ending in `_in` run in a [`Snapshot`](crate::Snapshot) or [`WriteTx`](crate::WriteTx). Reads
+/// pass a borrowed view of the stored value to a closure and return what the closure returns.
+///
+/// A table keeps its database open: dropping the `Storage` does not close the file while a
+/// `Table` from it is alive.
 pub struct Table<K, V: ?Sized, S> {
-    pub(crate) db: Arc<dyn Database>,
+    pub(crate) engine: Arc<dyn Engine>,
     pub(crate) name: Arc<str>,
     pub(crate) serializer: S,
     // `fn(&K, &V)` keeps the table `Send + Sync` whatever `K` and `V` are: it stores none.
@@ -56,7 +38,7 @@ pub struct Table<K, V: ?Sized, S> {
 impl<K, V: ?Sized, S: Clone> Clone for Table<K, V, S> {
     fn clone(&self) -> Self {
         Table {
-            db: Arc::clone(&self.db),
+            engine: Arc::clone(&self.engine),
             name: Arc::clone(&self.name),
             serializer: self.serializer.clone(),
             types: PhantomData,
@@ -80,16 +62,15 @@ where
     V: ?Sized,
     S: ValueSerializer<V>,
 {
-    /// A handle on table `name` of `db` (checked and registered by
-    /// [`Storage::table_versioned`](crate::Storage::table_versioned)).
-    pub(crate) fn open(db: Arc<dyn Database>, name: &str, serializer: S) -> Result<Self> {
-        validate_table_name(name)?;
-        Ok(Table {
-            db,
+    /// A handle on table `name` (checked and registered by
+    /// [`Storage::table_with`](crate::Storage::table_with)).
+    pub(crate) fn new(engine: Arc<dyn Engine>, name: &str, serializer: S) -> Self {
+        Table {
+            engine,
             name: name.into(),
             serializer,
             types: PhantomData,
-        })
+        }
     }
 
     /// The table's name.
@@ -97,71 +78,73 @@ where
         &self.name
     }
 
-    /// Stores `value` under `key`, replacing any previous value, in its own transaction.
-    pub fn put<Q>(&self, key: &Q, value: &V) -> Result<()>
-    where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
-    {
-        self.with_encoded(key, value, |key, value| self.db.put(&self.name, key, value))
-    }
-
     /// Looks `key` up and, if present, returns `read(view)` for a borrowed view of the stored
     /// value. The view lives only inside the closure: that is what lets it point into the
     /// engine's page instead of a copy.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let names = storage.raw_table::<u64>("names")?;
+    /// names.put(&1, b"ada")?;
+    /// assert_eq!(names.get(&1, |v| v.len())?, Some(3));
+    /// assert_eq!(names.get(&2, |v| v.len())?, None);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn get<Q, F, R>(&self, key: &Q, read: F) -> Result<Option<R>>
     where
         K: Borrow<Q>,
         Q: IntoKeyBytes + ?Sized,
         F: FnOnce(S::Output<'_>) -> R,
     {
-        self.get_from(Source::Database(&*self.db), key, read)
+        self.get_via(Via::AutoCommit(&*self.engine), key, read)
+    }
+
+    /// [`get`](Self::get) within a snapshot or write transaction (seeing its writes).
+    pub fn get_in<T, Q, F, R>(&self, reader: &T, key: &Q, read: F) -> Result<Option<R>>
+    where
+        T: Reader,
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+        F: FnOnce(S::Output<'_>) -> R,
+    {
+        self.get_via(Via::reader(reader), key, read)
     }
 
     /// Whether `key` is present (its value is not decoded).
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let seen = storage.raw_table::<String>("seen")?;
+    /// seen.put("a", b"")?;
+    /// assert!(seen.contains("a")? && !seen.contains("b")?);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn contains<Q>(&self, key: &Q) -> Result<bool>
     where
         K: Borrow<Q>,
         Q: IntoKeyBytes + ?Sized,
     {
-        let mut arena = KeyArena::new();
-        self.db
-            .get(&self.name, key.key_bytes(&mut arena), &mut |_| {})
+        self.contains_via(Via::AutoCommit(&*self.engine), key)
     }
 
-    /// Removes `key`; returns whether it was present.
-    pub fn delete<Q>(&self, key: &Q) -> Result<bool>
+    /// [`contains`](Self::contains) within a snapshot or write transaction.
+    pub fn contains_in<T, Q>(&self, reader: &T, key: &Q) -> Result<bool>
     where
+        T: Reader,
         K: Borrow<Q>,
         Q: IntoKeyBytes + ?Sized,
     {
-        let mut arena = KeyArena::new();
-        self.db.delete(&self.name, key.key_bytes(&mut arena))
-    }
-
-    /// Stores every `(key, value)` pair in one atomic transaction: all of them or, if any value
-    /// fails to serialize or the engine fails, none. Items stream from the iterator straight
-    /// into the transaction; one key arena and one encode buffer serve the whole batch.
-    pub fn put_batch<I, B>(&self, items: I) -> Result<()>
-    where
-        I: IntoIterator<Item = (K, B)>,
-        B: Borrow<V>,
-    {
-        let mut items = items.into_iter();
-        let mut arena = KeyArena::new();
-        let mut scratch = S::Scratch::default();
-        self.db.write_batch(&self.name, &mut |batch| {
-            for (key, value) in items.by_ref() {
-                let bytes = self.encode(value.borrow(), &mut scratch)?;
-                batch.put(key.key_bytes(&mut arena), bytes)?;
-            }
-            Ok(())
-        })
+        self.contains_via(Via::reader(reader), key)
     }
 
     /// Number of entries.
     pub fn len(&self) -> Result<u64> {
-        self.db.len(&self.name)
+        self.len_via(Via::AutoCommit(&*self.engine))
+    }
+
+    /// [`len`](Self::len) within a snapshot or write transaction.
+    pub fn len_in<T: Reader>(&self, reader: &T) -> Result<u64> {
+        self.len_via(Via::reader(reader))
     }
 
     /// Whether the table has no entries.
@@ -169,18 +152,47 @@ where
         Ok(self.len()? == 0)
     }
 
-    /// Entry count and stored bytes.
-    pub fn stats(&self) -> Result<crate::TableStats> {
-        self.db.table_stats(&self.name)
+    /// Entry count and stored bytes (capability
+    /// [`table_admin`](crate::Capabilities::table_admin)).
+    pub fn stats(&self) -> Result<TableStats> {
+        Via::AutoCommit(&*self.engine)
+            .run(|reader| reader.table_stats(&self.name))
+            .map_err(|e| e.on_table(&self.name))
     }
 
-    /// Runs `read` on the decoded value of `key` from `source`.
-    pub(crate) fn get_from<Q, F, R>(
-        &self,
-        mut source: Source<'_>,
-        key: &Q,
-        read: F,
-    ) -> Result<Option<R>>
+    /// Reads several keys from one snapshot: `read(view)` for each key in order, `None` views
+    /// for absent keys. Returns the results in the keys' order.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let names = storage.raw_table::<u64>("names")?;
+    /// names.put(&1, b"ada")?;
+    /// names.put(&3, b"edsger")?;
+    /// let lens = names.get_many([1, 2, 3], |v| v.map(|v| v.len()))?;
+    /// assert_eq!(lens, [Some(3), None, Some(6)]);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn get_many<I, F, R>(&self, keys: I, read: F) -> Result<Vec<R>>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<K>,
+        F: FnMut(Option<S::Output<'_>>) -> R,
+    {
+        self.get_many_via(Via::AutoCommit(&*self.engine), keys, read)
+    }
+
+    /// [`get_many`](Self::get_many) within a snapshot or write transaction.
+    pub fn get_many_in<T, I, F, R>(&self, reader: &T, keys: I, read: F) -> Result<Vec<R>>
+    where
+        T: Reader,
+        I: IntoIterator,
+        I::Item: Borrow<K>,
+        F: FnMut(Option<S::Output<'_>>) -> R,
+    {
+        self.get_many_via(Via::reader(reader), keys, read)
+    }
+
+    fn get_via<Q, F, R>(&self, via: Via<'_>, key: &Q, read: F) -> Result<Option<R>>
     where
         K: Borrow<Q>,
         Q: IntoKeyBytes + ?Sized,
@@ -188,27 +200,67 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        read_stored(&mut source, &self.name, key, |bytes| {
-            self.decode(key, bytes).map(read)
-        })?
-        .transpose()
+        via.run(|reader| self.read_row(reader, key, |bytes| self.decode(key, bytes).map(read)))
     }
 
-    /// Encodes `key` and `value` (on the stack and in a fresh scratch buffer) and hands both
-    /// byte strings to `write`.
-    pub(crate) fn with_encoded<Q, R>(
-        &self,
-        key: &Q,
-        value: &V,
-        write: impl FnOnce(&[u8], &[u8]) -> Result<R>,
-    ) -> Result<R>
+    fn contains_via<Q>(&self, via: Via<'_>, key: &Q) -> Result<bool>
     where
+        K: Borrow<Q>,
         Q: IntoKeyBytes + ?Sized,
     {
         let mut arena = KeyArena::new();
-        let mut scratch = S::Scratch::default();
-        let value = self.encode(value, &mut scratch)?;
-        write(key.key_bytes(&mut arena), value)
+        let key = key.key_bytes(&mut arena);
+        via.run(|reader| Ok(self.read_row(reader, key, |_| Ok(()))?.is_some()))
+    }
+
+    fn len_via(&self, via: Via<'_>) -> Result<u64> {
+        via.run(|reader| reader.len(&self.name))
+            .map_err(|e| e.on_table(&self.name))
+    }
+
+    fn get_many_via<I, F, R>(&self, via: Via<'_>, keys: I, mut read: F) -> Result<Vec<R>>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<K>,
+        F: FnMut(Option<S::Output<'_>>) -> R,
+    {
+        via.run(|reader| {
+            let mut arena = KeyArena::new();
+            let mut results = Vec::new();
+            for key in keys {
+                let key = key.borrow().key_bytes(&mut arena);
+                let found = self.read_row(reader, key, |bytes| {
+                    self.decode(key, bytes).map(|value| read(Some(value)))
+                })?;
+                results.push(match found {
+                    Some(result) => result,
+                    None => read(None),
+                });
+            }
+            Ok(results)
+        })
+    }
+
+    /// Runs `read` on the stored bytes of `key`, if present: the one point read of the table
+    /// layer. `read`'s error comes back unchanged.
+    pub(crate) fn read_row<R>(
+        &self,
+        reader: &dyn ReadOps,
+        key: &[u8],
+        read: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<Option<R>> {
+        // The engine takes an `FnMut`; it calls it at most once per the contract.
+        let mut read = Some(read);
+        let mut result = None;
+        reader
+            .get(&self.name, key, &mut |bytes| {
+                if let Some(read) = read.take() {
+                    result = Some(read(bytes)?);
+                }
+                Ok(())
+            })
+            .map_err(|e| e.on_table(&self.name))?;
+        Ok(result)
     }
 
     pub(crate) fn encode<'s>(&self, value: &'s V, scratch: &'s mut S::Scratch) -> Result<&'s [u8]> {
@@ -271,35 +323,13 @@ where
         F: FnOnce(&V::Archived) -> R,
     {
         let mut arena = KeyArena::new();
-        let mut source = Source::Database(&*self.db);
-        read_stored(
-            &mut source,
-            &self.name,
-            key.key_bytes(&mut arena),
-            |bytes| {
+        let key = key.key_bytes(&mut arena);
+        Via::AutoCommit(&*self.engine).run(|reader| {
+            self.read_row(reader, key, |bytes| {
                 // SAFETY: the caller guarantees the stored bytes are a valid archived `V` written
                 // by this table's serializer (this function's contract).
-                read(unsafe { self.serializer.decode_unchecked(bytes) })
-            },
-        )
+                Ok(read(unsafe { self.serializer.decode_unchecked(bytes) }))
+            })
+        })
     }
-}
-
-/// Runs `read` on the stored bytes of `key` in `table`, if present.
-pub(crate) fn read_stored<R>(
-    source: &mut Source<'_>,
-    table: &str,
-    key: &[u8],
-    read: impl FnOnce(&[u8]) -> R,
-) -> Result<Option<R>> {
-    // The engine takes an `FnMut`; it calls it at most once per the `Database` contract, and a
-    // misbehaving engine calling it again is ignored rather than allowed to panic here.
-    let mut read = Some(read);
-    let mut result = None;
-    source.get(table, key, &mut |bytes| {
-        if let Some(read) = read.take() {
-            result = Some(read(bytes));
-        }
-    })?;
-    Ok(result)
 }

@@ -51,6 +51,10 @@ impl<T: FlatBufferRoot> ValueSerializer<[u8]> for FlatBuffersSerializer<T> {
     type Scratch = ();
     const FORMAT: &'static str = "flatbuffers";
 
+    fn value_type_name(&self) -> Option<String> {
+        Some(super::type_name_of::<T>())
+    }
+
     fn encode<'s>(&self, value: &'s [u8], _: &'s mut ()) -> Result<&'s [u8], EncodeError> {
         root::<T>(value).map_err(|e| EncodeError::Invalid(Box::new(e)))?;
         Ok(value)

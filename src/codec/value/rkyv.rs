@@ -98,6 +98,10 @@ impl<V: RkyvValue + 'static> ValueSerializer<V> for RkyvSerializer<V> {
     type Scratch = RkyvScratch;
     const FORMAT: &'static str = "rkyv";
 
+    fn value_type_name(&self) -> Option<String> {
+        Some(super::type_name_of::<V>())
+    }
+
     fn encode<'s>(
         &self,
         value: &'s V,
@@ -137,6 +141,10 @@ impl<V: RkyvValue + 'static> ValueSerializer<[u8]> for RkyvBytesSerializer<V> {
     type Output<'a> = &'a V::Archived;
     type Scratch = ();
     const FORMAT: &'static str = "rkyv";
+
+    fn value_type_name(&self) -> Option<String> {
+        Some(super::type_name_of::<V>())
+    }
 
     fn encode<'s>(&self, value: &'s [u8], _: &'s mut ()) -> Result<&'s [u8], EncodeError> {
         access::<V>(value).map_err(|e| EncodeError::Invalid(Box::new(e)))?;

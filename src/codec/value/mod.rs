@@ -5,6 +5,9 @@
 //! [`Output`] that borrows the stored bytes (an `&Archived<V>`, a FlatBuffers table, a `&[u8]`),
 //! and the table hands it to the caller's closure while the engine's buffer is alive.
 //!
+//! One format per file: `rkyv.rs`, `flatbuffers.rs`, `raw.rs`. A new value format is one new
+//! file here (plus its `mod` line) implementing [`ValueSerializer`].
+//!
 //! [`decode`]: ValueSerializer::decode
 //! [`Output`]: ValueSerializer::Output
 
@@ -17,6 +20,16 @@ pub use self::raw::RawSerializer;
 pub use self::rkyv::{RkyvBytesSerializer, RkyvScratch, RkyvSerializer, RkyvValue};
 
 use crate::error::BoxError;
+
+/// `T`'s name without module paths or lifetimes (`app::model::User` → `User`), as the table
+/// catalog records value types.
+///
+/// ```
+/// assert_eq!(zerotable::codec::value::type_name_of::<Vec<String>>(), "Vec<String>");
+/// ```
+pub fn type_name_of<T: ?Sized>() -> String {
+    crate::catalog::short_type_name(std::any::type_name::<T>())
+}
 
 /// Why a value could not be turned into stored bytes.
 #[derive(Debug)]
@@ -55,6 +68,10 @@ pub trait ValueSerializer<V: ?Sized>: Send + Sync + 'static {
         value: &'s V,
         scratch: &'s mut Self::Scratch,
     ) -> Result<&'s [u8], EncodeError>;
+
+    /// The stored value type's name for the table catalog (`User`), or `None` for formats
+    /// that have none (raw bytes). Derive it with [`type_name_of`].
+    fn value_type_name(&self) -> Option<String>;
 
     /// Validates `bytes` and returns the view of the value they hold.
     fn decode<'a>(&self, bytes: &'a [u8]) -> Result<Self::Output<'a>, BoxError>;

@@ -1,11 +1,15 @@
 //! One writer at a time per database — and an error instead of a deadlock when the thread
-//! that holds the write starts another one (for example an auto-commit `put`, or opening a new
-//! table, inside `Storage::write`). Waiting there could never end.
+//! that holds the write starts another one (an auto-commit `put` inside `Storage::write`, a
+//! second `begin_write`). Waiting there could never end.
+//!
+//! The gate records the thread that began the write. That is exact because a write
+//! transaction never changes threads: [`WriteTxn`](crate::WriteTxn) is not `Send`, and
+//! neither is the typed [`WriteTx`](crate::WriteTx) wrapping it.
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, ThreadId};
 
-use crate::error::{Error, Result};
+use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
 
 /// Admits one writer at a time; others wait, the holder's own thread is refused.
 #[derive(Debug, Default)]
@@ -19,9 +23,8 @@ pub(crate) struct WriterGate {
 pub(crate) struct WriterTicket(Arc<WriterGate>);
 
 impl WriterGate {
-    /// Waits until no other thread writes, then admits this one. `table` names the operation's
-    /// table in the error.
-    pub(crate) fn enter(self: &Arc<Self>, table: &str) -> Result<WriterTicket> {
+    /// Waits until no other thread writes, then admits this one.
+    pub(crate) fn enter(self: &Arc<Self>) -> Result<WriterTicket> {
         let me = thread::current().id();
         // No caller code runs under this lock, so poisoning cannot hide a broken invariant.
         let mut owner = self.owner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -29,9 +32,11 @@ impl WriterGate {
             match *owner {
                 None => break,
                 Some(holder) if holder == me => {
-                    return Err(Error::NestedWrite {
-                        table: table.to_owned(),
-                    });
+                    return Err(Error::engine(
+                        None,
+                        Operation::BeginWrite,
+                        EngineError::of_kind(EngineErrorKind::NestedWrite),
+                    ));
                 }
                 Some(_) => {
                     owner = self

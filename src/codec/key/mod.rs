@@ -17,6 +17,11 @@
 //! | the same as a tuple element | each `0x00` written as `0x00 0xFF`, then `0x00 0x00` |
 //! | `(A, B)`, `(A, B, C)` | the elements' part encodings, concatenated |
 //!
+//! One family per file: `fixed.rs` (integers, `bool`, `[u8; N]`), `bytes.rs` (strings and
+//! byte strings), `tuples.rs`; `key_type.rs` describes each encoding as data ([`KeyType`]) so
+//! keys can be decoded without their Rust type. A new key type is one new file here (plus its
+//! `mod` line), implementing [`IntoKeyBytes`] and [`FromKeyBytes`].
+//!
 //! Big-endian puts the most significant byte first, which is what memcmp looks at first.
 //! Two's complement sorts negative numbers after positive ones as unsigned bytes; flipping the
 //! sign bit moves `MIN` to `0x00..` and `MAX` to `0xFF..`, restoring numeric order.
@@ -45,12 +50,16 @@
 //! including truncated or garbage input. It never panics.
 
 mod arena;
-mod impls;
+mod bytes;
+mod fixed;
+mod key_type;
 mod prefix;
+mod tuples;
 
 use std::fmt;
 
 pub use arena::KeyArena;
+pub use key_type::{KeyType, KeyValue, UnknownKeyType};
 pub(crate) use prefix::prefix_successor;
 pub use prefix::{KeyPartOf, KeyPrefix};
 
@@ -73,8 +82,23 @@ pub trait IntoKeyBytes {
     }
 }
 
+impl<T: IntoKeyBytes + ?Sized> IntoKeyBytes for &T {
+    fn write_key_part(&self, out: &mut KeyArena) {
+        (**self).write_key_part(out);
+    }
+
+    fn key_bytes<'a>(&'a self, arena: &'a mut KeyArena) -> &'a [u8] {
+        (**self).key_bytes(arena)
+    }
+}
+
 /// Decodes keys written by [`IntoKeyBytes`].
 pub trait FromKeyBytes: Sized {
+    /// The encoding's structure, recorded in the table catalog so that tools can decode keys
+    /// without the Rust type. A key type of your own that encodes like a built-in one (a
+    /// newtype around `u64`, say) returns that one's.
+    fn key_type() -> KeyType;
+
     /// Decodes a self-delimiting part from the front of `input` and advances `input` past it.
     ///
     /// # Errors

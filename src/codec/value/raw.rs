@@ -12,6 +12,10 @@ impl ValueSerializer<[u8]> for RawSerializer {
     type Scratch = ();
     const FORMAT: &'static str = "raw";
 
+    fn value_type_name(&self) -> Option<String> {
+        None
+    }
+
     fn encode<'s>(&self, value: &'s [u8], _: &'s mut ()) -> Result<&'s [u8], EncodeError> {
         Ok(value)
     }

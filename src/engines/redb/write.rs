@@ -1,0 +1,423 @@
+//! Write transactions: redb write transactions with the tables they have opened.
+//!
+//! [`RedbWriteOps`] holds the table handles of one transaction, borrowing it. A transaction
+//! scoped to one [`Engine::write`](crate::Engine::write) call keeps both on the stack; one
+//! handed out by `begin_write` keeps both in one heap cell ([`self_cell`]), since the handles
+//! borrow the transaction they live beside.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+
+use redb::{ReadableTable, ReadableTableMetadata, TableHandle};
+
+use super::read::{Bytes, definition, get_in, stats_of, walk};
+use super::redb_error;
+use super::slots::TableSlots;
+use crate::engine::writer_gate::WriterTicket;
+use crate::engine::{
+    CallerCode, Found, KeyRange, ReadOps, TableStats, Visit, WriteBody, WriteTxn,
+    catch_engine_panic,
+};
+use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
+
+type Handle<'t> = redb::Table<'t, Bytes, Bytes>;
+
+/// The operations of one redb write transaction.
+pub(super) struct RedbWriteOps<'t> {
+    // Declared first: table handles close before anything else goes.
+    tables: TableSlots<Handle<'t>>,
+    txn: &'t redb::WriteTransaction,
+    /// The tables that exist, loaded on first need: opening a table in a redb write
+    /// transaction creates it, and reads and deletes must not create tables.
+    known: RefCell<Option<HashSet<String>>>,
+    /// Set when an operation met damaged data: the transaction is then rolled back.
+    failed: Cell<bool>,
+}
+
+fn damaged_earlier(table: Option<&str>, operation: Operation) -> Error {
+    Error::engine(
+        table,
+        operation,
+        EngineError::new(
+            EngineErrorKind::Corrupted,
+            "an earlier operation of this transaction met damaged data; it will be rolled back",
+        ),
+    )
+}
+
+impl<'t> RedbWriteOps<'t> {
+    fn new(txn: &'t redb::WriteTransaction) -> Self {
+        RedbWriteOps {
+            tables: TableSlots::new(),
+            txn,
+            known: RefCell::new(None),
+            failed: Cell::new(false),
+        }
+    }
+
+    /// Guards a call into redb; remembers damaged data so the transaction is not committed.
+    fn guard<R>(
+        &self,
+        table: Option<&str>,
+        operation: Operation,
+        call: impl FnOnce(&CallerCode) -> Result<R>,
+    ) -> Result<R> {
+        if self.failed.get() {
+            return Err(damaged_earlier(table, operation));
+        }
+        let result = catch_engine_panic(table, operation, call);
+        if let Err(error) = &result
+            && error.engine_kind() == Some(EngineErrorKind::Corrupted)
+        {
+            self.failed.set(true);
+        }
+        result
+    }
+
+    fn exists(&self, table: &str, operation: Operation) -> Result<bool> {
+        if self.tables.contains(table) {
+            return Ok(true);
+        }
+        let mut known = self.known.borrow_mut();
+        if known.is_none() {
+            let tables = self
+                .txn
+                .list_tables()
+                .map_err(redb_error(Some(table), operation))?;
+            *known = Some(tables.map(|t| t.name().to_owned()).collect());
+        }
+        Ok(known.as_ref().is_some_and(|set| set.contains(table)))
+    }
+
+    fn mark(&self, table: &str, exists: bool) {
+        if let Some(set) = self.known.borrow_mut().as_mut() {
+            if exists {
+                if !set.contains(table) {
+                    set.insert(table.to_owned());
+                }
+            } else {
+                set.remove(table);
+            }
+        }
+    }
+
+    fn open(&self, table: &str, operation: Operation) -> Result<Handle<'t>> {
+        let handle = self
+            .txn
+            .open_table(definition(table))
+            .map_err(redb_error(Some(table), operation))?;
+        self.mark(table, true);
+        Ok(handle)
+    }
+
+    /// Runs `body` on `table` if it exists (never creating it).
+    fn read_table<R>(
+        &self,
+        table: &str,
+        operation: Operation,
+        body: impl FnOnce(&Handle<'t>) -> Result<R>,
+    ) -> Result<Option<R>> {
+        if !self.exists(table, operation)? {
+            return Ok(None);
+        }
+        self.tables
+            .read(table, || self.open(table, operation).map(Some), body)
+    }
+
+    /// Runs `body` on `table`, creating it if needed.
+    fn write_table<R>(
+        &self,
+        table: &str,
+        operation: Operation,
+        body: impl FnOnce(&mut Handle<'t>) -> Result<R>,
+    ) -> Result<R> {
+        self.tables
+            .write(table, operation, || self.open(table, operation), body)
+    }
+}
+
+impl ReadOps for RedbWriteOps<'_> {
+    fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
+        self.guard(Some(table), Operation::Get, |caller| {
+            self.read_table(table, Operation::Get, |handle| {
+                get_in(handle, table, key, caller, found)
+            })
+            .map(|found| found.unwrap_or(false))
+        })
+    }
+
+    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut Visit<'_>) -> Result<()> {
+        if range.is_empty() {
+            return Ok(());
+        }
+        self.guard(Some(table), Operation::Range, |caller| {
+            self.read_table(table, Operation::Range, |handle| {
+                let entries = handle
+                    .range::<&[u8]>(range.bounds())
+                    .map_err(redb_error(Some(table), Operation::Range))?;
+                walk(entries, range.reverse, table, caller, visit)
+            })
+            .map(|_| ())
+        })
+    }
+
+    fn len(&self, table: &str) -> Result<u64> {
+        self.guard(Some(table), Operation::Len, |_| {
+            self.read_table(table, Operation::Len, |handle| {
+                handle.len().map_err(redb_error(Some(table), Operation::Len))
+            })
+            .map(|len| len.unwrap_or(0))
+        })
+    }
+
+    fn list_tables(&self) -> Result<Vec<String>> {
+        self.guard(None, Operation::ListTables, |_| {
+            let tables = self
+                .txn
+                .list_tables()
+                .map_err(redb_error(None, Operation::ListTables))?;
+            let mut names: Vec<String> = tables.map(|t| t.name().to_owned()).collect();
+            names.sort();
+            Ok(names)
+        })
+    }
+
+    fn table_stats(&self, table: &str) -> Result<TableStats> {
+        self.guard(Some(table), Operation::TableStats, |_| {
+            self.read_table(table, Operation::TableStats, |handle| {
+                stats_of(handle, table)
+            })
+            .map(Option::unwrap_or_default)
+        })
+    }
+}
+
+impl WriteTxn for RedbWriteOps<'_> {
+    fn put(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.guard(Some(table), Operation::Put, |_| {
+            self.write_table(table, Operation::Put, |handle| {
+                handle
+                    .insert(key, value)
+                    .map_err(redb_error(Some(table), Operation::Put))?;
+                Ok(())
+            })
+        })
+    }
+
+    fn delete(&self, table: &str, key: &[u8]) -> Result<bool> {
+        self.guard(Some(table), Operation::Delete, |_| {
+            if !self.exists(table, Operation::Delete)? {
+                return Ok(false);
+            }
+            self.write_table(table, Operation::Delete, |handle| {
+                let removed = handle
+                    .remove(key)
+                    .map_err(redb_error(Some(table), Operation::Delete))?;
+                Ok(removed.is_some())
+            })
+        })
+    }
+
+    fn delete_range(&self, table: &str, range: &KeyRange<'_>) -> Result<u64> {
+        if range.is_empty() {
+            return Ok(0);
+        }
+        self.guard(Some(table), Operation::DeleteRange, |_| {
+            if !self.exists(table, Operation::DeleteRange)? {
+                return Ok(0);
+            }
+            self.write_table(table, Operation::DeleteRange, |handle| {
+                let mut removed = 0;
+                handle
+                    .retain_in::<&[u8], _>(range.bounds(), |_, _| {
+                        removed += 1;
+                        false
+                    })
+                    .map_err(redb_error(Some(table), Operation::DeleteRange))?;
+                Ok(removed)
+            })
+        })
+    }
+
+    fn create_table(&self, table: &str) -> Result<()> {
+        self.guard(Some(table), Operation::CreateTable, |_| {
+            self.write_table(table, Operation::CreateTable, |_| Ok(()))
+        })
+    }
+
+    fn drop_table(&self, table: &str) -> Result<bool> {
+        self.guard(Some(table), Operation::DropTable, |_| {
+            // redb refuses to delete an open table.
+            self.tables.close(table, Operation::DropTable)?;
+            let existed = self
+                .txn
+                .delete_table(definition(table))
+                .map_err(redb_error(Some(table), Operation::DropTable))?;
+            self.mark(table, false);
+            Ok(existed)
+        })
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        // Only reachable through `&dyn WriteTxn`'s owner, which is `run_scoped`: it commits.
+        Err(Error::engine_kind_of(
+            None,
+            Operation::Commit,
+            EngineErrorKind::Other,
+            "a scoped write transaction commits when its Engine::write call returns",
+        ))
+    }
+}
+
+/// Ends `txn` after its body ran: commits on success, rolls back otherwise.
+fn finish(txn: redb::WriteTransaction, outcome: Result<()>, failed: bool) -> Result<()> {
+    let outcome = outcome.and_then(|()| match failed {
+        true => Err(damaged_earlier(None, Operation::Commit)),
+        false => Ok(()),
+    });
+    if let Err(error) = outcome {
+        // Dropping an uncommitted redb transaction rolls it back (guarded: it writes too).
+        let _ = catch_engine_panic(None, Operation::Commit, |_| {
+            drop(txn);
+            Ok(())
+        });
+        return Err(error);
+    }
+    catch_engine_panic(None, Operation::Commit, |_| {
+        txn.commit().map_err(|error| {
+            let error = redb::Error::from(error);
+            // The commit writes and fsyncs: an I/O failure there may or may not have reached
+            // the disk.
+            let kind = match &error {
+                redb::Error::Io(_) => EngineErrorKind::CommitOutcomeUnknown,
+                _ => super::kind_of(&error),
+            };
+            Error::engine(None, Operation::Commit, EngineError::new(kind, error))
+        })
+    })
+}
+
+/// Closes the handles of `ops` (guarded: closing a table updates the transaction) and returns
+/// whether the transaction met damaged data.
+fn close(ops: RedbWriteOps<'_>) -> bool {
+    let failed = ops.failed.get();
+    let closed = catch_engine_panic(None, Operation::Commit, |_| {
+        drop(ops);
+        Ok(())
+    });
+    failed || closed.is_err()
+}
+
+/// Runs `body` in `txn`, both on the stack, and commits if it succeeds.
+pub(super) fn run_scoped(txn: redb::WriteTransaction, body: &mut WriteBody<'_>) -> Result<()> {
+    let ops = RedbWriteOps::new(&txn);
+    let outcome = body(&ops);
+    let failed = close(ops);
+    finish(txn, outcome, failed)
+}
+
+self_cell::self_cell!(
+    /// A redb write transaction and its open tables, in one heap cell.
+    struct OwnedWrite {
+        owner: redb::WriteTransaction,
+        #[not_covariant]
+        dependent: RedbWriteOps,
+    }
+);
+
+/// A redb write transaction handed out by `begin_write`.
+pub(super) struct RedbWrite {
+    // Declared first so it ends (rolling back) before the ticket lets the next writer in.
+    cell: Option<OwnedWrite>,
+    _ticket: WriterTicket,
+}
+
+impl RedbWrite {
+    pub(super) fn new(txn: redb::WriteTransaction, ticket: WriterTicket) -> Self {
+        RedbWrite {
+            cell: Some(OwnedWrite::new(txn, |txn| RedbWriteOps::new(txn))),
+            _ticket: ticket,
+        }
+    }
+
+    fn ops<R>(&self, call: impl FnOnce(&RedbWriteOps<'_>) -> Result<R>) -> Result<R> {
+        match &self.cell {
+            Some(cell) => cell.with_dependent(|_, ops| call(ops)),
+            None => Err(Error::engine(
+                None,
+                Operation::Commit,
+                EngineError::of_kind(EngineErrorKind::Closed),
+            )),
+        }
+    }
+}
+
+impl Drop for RedbWrite {
+    fn drop(&mut self) {
+        if let Some(cell) = self.cell.take() {
+            // Rolls back; guarded like every call into redb.
+            let _ = catch_engine_panic(None, Operation::Commit, |_| {
+                drop(cell);
+                Ok(())
+            });
+        }
+    }
+}
+
+impl ReadOps for RedbWrite {
+    fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
+        self.ops(|ops| ops.get(table, key, found))
+    }
+
+    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut Visit<'_>) -> Result<()> {
+        self.ops(|ops| ops.range(table, range, visit))
+    }
+
+    fn len(&self, table: &str) -> Result<u64> {
+        self.ops(|ops| ops.len(table))
+    }
+
+    fn list_tables(&self) -> Result<Vec<String>> {
+        self.ops(|ops| ops.list_tables())
+    }
+
+    fn table_stats(&self, table: &str) -> Result<TableStats> {
+        self.ops(|ops| ops.table_stats(table))
+    }
+}
+
+impl WriteTxn for RedbWrite {
+    fn put(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.ops(|ops| ops.put(table, key, value))
+    }
+
+    fn delete(&self, table: &str, key: &[u8]) -> Result<bool> {
+        self.ops(|ops| ops.delete(table, key))
+    }
+
+    fn delete_range(&self, table: &str, range: &KeyRange<'_>) -> Result<u64> {
+        self.ops(|ops| ops.delete_range(table, range))
+    }
+
+    fn create_table(&self, table: &str) -> Result<()> {
+        self.ops(|ops| ops.create_table(table))
+    }
+
+    fn drop_table(&self, table: &str) -> Result<bool> {
+        self.ops(|ops| ops.drop_table(table))
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let Some(cell) = self.cell.take() else {
+            return Err(Error::engine(
+                None,
+                Operation::Commit,
+                EngineError::of_kind(EngineErrorKind::Closed),
+            ));
+        };
+        let failed = cell.with_dependent(|_, ops| ops.failed.get());
+        // Closing the table handles (dropping the dependent) is guarded like the rest.
+        let txn = catch_engine_panic(None, Operation::Commit, |_| Ok(cell.into_owner()))?;
+        finish(txn, Ok(()), failed)
+    }
+}

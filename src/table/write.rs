@@ -1,0 +1,352 @@
+//! Every typed write of a [`Table`], each written once for its own transaction (auto-commit)
+//! and for a [`WriteTx`] (`_in`), and all reaching the engine through one function,
+//! [`Table::write_row`]. Secondary indexes, change events and metrics hook in there.
+
+use std::borrow::Borrow;
+
+use super::Table;
+use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena};
+use crate::codec::value::ValueSerializer;
+use crate::engine::{WriteOptions, WriteTxn};
+use crate::error::{EngineErrorKind, Error, Operation, Result};
+use crate::txn::{WriteTx, run_write};
+
+impl<K, V, S> Table<K, V, S>
+where
+    K: IntoKeyBytes + FromKeyBytes,
+    V: ?Sized,
+    S: ValueSerializer<V>,
+{
+    /// The one path by which typed writes reach the engine: stores `value` under the encoded
+    /// `key` of this table in `txn`, or removes the key when `value` is `None`. Returns whether
+    /// a value is stored afterwards (a put) or whether one was removed (a delete).
+    ///
+    /// Everything that must see every write hooks in here: it sees the table, the encoded key
+    /// and the new value bytes, inside the transaction, so a hook that needs the old value
+    /// reads it here, before the write, and anything it writes commits or rolls back with it.
+    pub(crate) fn write_row(&self, txn: &dyn WriteTxn, key: &[u8], value: Option<&[u8]>) -> Result<bool> {
+        let written = match value {
+            Some(bytes) => txn.put(&self.name, key, bytes).map(|()| true),
+            None => txn.delete(&self.name, key),
+        };
+        written.map_err(|e| e.on_table(&self.name))
+    }
+
+    /// Runs `op` in a transaction of its own, committed if it returns `Ok`.
+    fn auto_commit<R>(&self, op: impl FnOnce(&dyn WriteTxn) -> Result<R>) -> Result<R> {
+        run_write(&*self.engine, WriteOptions::DEFAULT, op).map_err(|e| e.on_table(&self.name))
+    }
+
+    /// Encodes `value` and writes it under the encoded `key` through [`write_row`](Self::write_row).
+    fn put_encoded(&self, txn: &dyn WriteTxn, key: &[u8], value: &V) -> Result<()> {
+        let mut scratch = S::Scratch::default();
+        let bytes = self.encode(value, &mut scratch)?;
+        self.write_row(txn, key, Some(bytes)).map(|_| ())
+    }
+
+    /// Stores `value` under `key`, replacing any previous value, in its own transaction.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let names = storage.raw_table::<u64>("names")?;
+    /// names.put(&1, b"ada")?;
+    /// names.put(&1, b"grace")?; // replaces
+    /// assert_eq!(names.get(&1, |v| v.to_vec())?, Some(b"grace".to_vec()));
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn put<Q>(&self, key: &Q, value: &V) -> Result<()>
+    where
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+    {
+        let mut arena = KeyArena::new();
+        let key = key.key_bytes(&mut arena);
+        self.auto_commit(|txn| self.put_encoded(txn, key, value))
+    }
+
+    /// [`put`](Self::put) within a write transaction.
+    pub fn put_in<Q>(&self, tx: &WriteTx<'_>, key: &Q, value: &V) -> Result<()>
+    where
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+    {
+        let mut arena = KeyArena::new();
+        self.put_encoded(tx.engine_txn(), key.key_bytes(&mut arena), value)
+    }
+
+    /// Removes `key`; returns whether it was present.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let names = storage.raw_table::<u64>("names")?;
+    /// names.put(&1, b"ada")?;
+    /// assert!(names.delete(&1)?);
+    /// assert!(!names.delete(&1)?);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn delete<Q>(&self, key: &Q) -> Result<bool>
+    where
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+    {
+        let mut arena = KeyArena::new();
+        let key = key.key_bytes(&mut arena);
+        self.auto_commit(|txn| self.write_row(txn, key, None))
+    }
+
+    /// [`delete`](Self::delete) within a write transaction.
+    pub fn delete_in<Q>(&self, tx: &WriteTx<'_>, key: &Q) -> Result<bool>
+    where
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+    {
+        let mut arena = KeyArena::new();
+        self.write_row(tx.engine_txn(), key.key_bytes(&mut arena), None)
+    }
+
+    /// Stores every `(key, value)` pair in one atomic transaction: all of them or, if any value
+    /// fails to serialize or the engine fails, none. Items stream from the iterator straight
+    /// into the transaction; one key arena and one encode buffer serve the whole batch.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let squares = storage.raw_table::<u32>("squares")?;
+    /// squares.put_batch((0..100u32).map(|i| (i, (i * i).to_be_bytes())))?;
+    /// assert_eq!(squares.len()?, 100);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn put_batch<I, B>(&self, items: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (K, B)>,
+        B: Borrow<V>,
+    {
+        self.auto_commit(|txn| self.put_batch_to(txn, items))
+    }
+
+    /// [`put_batch`](Self::put_batch) within a write transaction.
+    pub fn put_batch_in<I, B>(&self, tx: &WriteTx<'_>, items: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (K, B)>,
+        B: Borrow<V>,
+    {
+        self.put_batch_to(tx.engine_txn(), items)
+    }
+
+    fn put_batch_to<I, B>(&self, txn: &dyn WriteTxn, items: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (K, B)>,
+        B: Borrow<V>,
+    {
+        let mut arena = KeyArena::new();
+        let mut scratch = S::Scratch::default();
+        for (key, value) in items {
+            let bytes = self.encode(value.borrow(), &mut scratch)?;
+            self.write_row(txn, key.key_bytes(&mut arena), Some(bytes))?;
+        }
+        Ok(())
+    }
+
+    /// Atomically replaces the value of `key` with `change(current)`: `Some(new)` stores `new`,
+    /// `None` removes the key. Read, decision and write happen in one write transaction, so
+    /// concurrent updates never lose each other's changes. Returns whether a value is stored
+    /// afterwards.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let counters = storage.raw_table::<String>("counters")?;
+    /// for _ in 0..3 {
+    ///     counters.update("hits", |old| {
+    ///         let n = old.map_or(0, |b| u64::from_be_bytes(b.try_into().unwrap()));
+    ///         Some((n + 1).to_be_bytes())
+    ///     })?;
+    /// }
+    /// assert_eq!(counters.get("hits", |b| b.to_vec())?, Some(3u64.to_be_bytes().to_vec()));
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn update<Q, F, B>(&self, key: &Q, change: F) -> Result<bool>
+    where
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+        F: FnOnce(Option<S::Output<'_>>) -> Option<B>,
+        B: Borrow<V>,
+    {
+        let mut arena = KeyArena::new();
+        let key = key.key_bytes(&mut arena);
+        self.auto_commit(|txn| self.update_to(txn, key, change))
+    }
+
+    /// [`update`](Self::update) within a write transaction.
+    pub fn update_in<Q, F, B>(&self, tx: &WriteTx<'_>, key: &Q, change: F) -> Result<bool>
+    where
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+        F: FnOnce(Option<S::Output<'_>>) -> Option<B>,
+        B: Borrow<V>,
+    {
+        let mut arena = KeyArena::new();
+        self.update_to(tx.engine_txn(), key.key_bytes(&mut arena), change)
+    }
+
+    fn update_to<F, B>(&self, txn: &dyn WriteTxn, key: &[u8], change: F) -> Result<bool>
+    where
+        F: FnOnce(Option<S::Output<'_>>) -> Option<B>,
+        B: Borrow<V>,
+    {
+        let mut change = Some(change);
+        let decided = self.read_row(txn, key, |bytes| {
+            let current = self.decode(key, bytes)?;
+            Ok(change.take().and_then(|change| change(Some(current))))
+        })?;
+        let replacement = match (decided, change) {
+            (Some(replacement), _) => replacement,
+            (None, Some(change)) => change(None),
+            (None, None) => None,
+        };
+        match replacement {
+            Some(value) => {
+                self.put_encoded(txn, key, value.borrow())?;
+                Ok(true)
+            }
+            None => {
+                self.write_row(txn, key, None)?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Atomically sets `key` to `new` (`None` removes it) if its current value encodes to the
+    /// same bytes as `expected` (`None`: the key is absent). Returns whether it swapped.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let locks = storage.raw_table::<String>("locks")?;
+    /// assert!(locks.compare_and_swap("job", None, Some(b"worker1".as_slice()))?);
+    /// assert!(!locks.compare_and_swap("job", None, Some(b"worker2".as_slice()))?);
+    /// assert!(locks.compare_and_swap("job", Some(b"worker1".as_slice()), None)?);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn compare_and_swap<Q>(
+        &self,
+        key: &Q,
+        expected: Option<&V>,
+        new: Option<&V>,
+    ) -> Result<bool>
+    where
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+    {
+        let mut arena = KeyArena::new();
+        let key = key.key_bytes(&mut arena);
+        self.auto_commit(|txn| self.compare_and_swap_to(txn, key, expected, new))
+    }
+
+    /// [`compare_and_swap`](Self::compare_and_swap) within a write transaction.
+    pub fn compare_and_swap_in<Q>(
+        &self,
+        tx: &WriteTx<'_>,
+        key: &Q,
+        expected: Option<&V>,
+        new: Option<&V>,
+    ) -> Result<bool>
+    where
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+    {
+        let mut arena = KeyArena::new();
+        self.compare_and_swap_to(tx.engine_txn(), key.key_bytes(&mut arena), expected, new)
+    }
+
+    fn compare_and_swap_to(
+        &self,
+        txn: &dyn WriteTxn,
+        key: &[u8],
+        expected: Option<&V>,
+        new: Option<&V>,
+    ) -> Result<bool> {
+        let mut expected_scratch = S::Scratch::default();
+        let expected = expected
+            .map(|value| self.encode(value, &mut expected_scratch))
+            .transpose()?;
+        let mut new_scratch = S::Scratch::default();
+        let new = new
+            .map(|value| self.encode(value, &mut new_scratch))
+            .transpose()?;
+        let current_matches = self
+            .read_row(txn, key, |current| Ok(Some(current) == expected))?
+            .unwrap_or(expected.is_none());
+        if current_matches {
+            self.write_row(txn, key, new)?;
+        }
+        Ok(current_matches)
+    }
+
+    /// Returns `read(view)` of the value of `key`, first storing `make()` there if the key is
+    /// absent — atomically, in one write transaction.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let ids = storage.raw_table::<String>("ids")?;
+    /// assert_eq!(ids.get_or_insert("ada", || [1u8], |v| v[0])?, 1);
+    /// assert_eq!(ids.get_or_insert("ada", || [2u8], |v| v[0])?, 1); // already there
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn get_or_insert<Q, M, B, F, R>(&self, key: &Q, make: M, read: F) -> Result<R>
+    where
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+        M: FnOnce() -> B,
+        B: Borrow<V>,
+        F: FnOnce(S::Output<'_>) -> R,
+    {
+        let mut arena = KeyArena::new();
+        let key = key.key_bytes(&mut arena);
+        self.auto_commit(|txn| self.get_or_insert_to(txn, key, make, read))
+    }
+
+    /// [`get_or_insert`](Self::get_or_insert) within a write transaction.
+    pub fn get_or_insert_in<Q, M, B, F, R>(
+        &self,
+        tx: &WriteTx<'_>,
+        key: &Q,
+        make: M,
+        read: F,
+    ) -> Result<R>
+    where
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+        M: FnOnce() -> B,
+        B: Borrow<V>,
+        F: FnOnce(S::Output<'_>) -> R,
+    {
+        let mut arena = KeyArena::new();
+        self.get_or_insert_to(tx.engine_txn(), key.key_bytes(&mut arena), make, read)
+    }
+
+    fn get_or_insert_to<M, B, F, R>(
+        &self,
+        txn: &dyn WriteTxn,
+        key: &[u8],
+        make: M,
+        read: F,
+    ) -> Result<R>
+    where
+        M: FnOnce() -> B,
+        B: Borrow<V>,
+        F: FnOnce(S::Output<'_>) -> R,
+    {
+        if self.read_row(txn, key, |_| Ok(()))?.is_none() {
+            self.put_encoded(txn, key, make().borrow())?;
+        }
+        let result = self.read_row(txn, key, |bytes| self.decode(key, bytes).map(read))?;
+        // The key was just found or written in this transaction; an engine that lost it is
+        // reported, not trusted.
+        result.ok_or_else(|| {
+            Error::engine_kind_of(
+                Some(&self.name),
+                Operation::Get,
+                EngineErrorKind::Other,
+                "value vanished within its transaction (a broken Engine implementation)",
+            )
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! Transactions of the typed layer: [`WriteTx`] (atomic, read-your-writes), [`Snapshot`] (a
+//! consistent read view), the [`Reader`] trait that lets table reads run in either, and
+//! [`Via`]: the one read abstraction over auto-commit, snapshot and write transaction, so that
+//! every table operation is written once.
+//!
+//! # Threads
+//!
+//! A [`WriteTx`] is not `Send`: it stays on the thread that began it. Engines need that (LMDB
+//! and fjall write transactions are bound to their thread), and it is what lets the engine tell
+//! a nested write (this thread already holds the write: an error) from a concurrent one
+//! (another thread: it waits). A [`Snapshot`] is `Send`.
+//!
+//! ```compile_fail
+//! // A write transaction cannot move to another thread.
+//! let storage = zerotable::Storage::in_memory();
+//! let tx = storage.begin_write().unwrap();
+//! std::thread::spawn(move || tx.commit());
+//! ```
+
+use crate::engine::{Engine, ReadOps, ReadTxn, WriteOptions, WriteTxn};
+use crate::error::{EngineErrorKind, Error, Operation, Result};
+
+/// A write transaction across any number of tables.
+///
+/// Get one from [`Storage::write`](crate::Storage::write) (commits when the closure returns
+/// `Ok`) or [`Storage::begin_write`](crate::Storage::begin_write) (commit explicitly). Table
+/// methods ending in `_in` read and write through a shared reference to it, so one table can be
+/// scanned while another is written; reads see its own writes, nobody else sees them before
+/// [`commit`](Self::commit). Dropping it uncommitted — including by an error return or a
+/// panic — rolls everything back.
+///
+/// ```
+/// let storage = zerotable::Storage::in_memory();
+/// let orders = storage.raw_table::<u64>("orders")?;
+/// let index = storage.raw_table::<(u8, u64)>("orders_by_size")?;
+/// orders.put_batch((1..=3u64).map(|id| (id, vec![0u8; id as usize])))?;
+///
+/// let tx = storage.begin_write()?;
+/// orders.scan_in(&tx).for_each(|id, bytes| index.put_in(&tx, &(bytes.len() as u8, *id), b""))?;
+/// tx.commit()?;
+/// assert_eq!(index.len()?, 3);
+/// # Ok::<(), zerotable::Error>(())
+/// ```
+pub struct WriteTx<'a> {
+    txn: Txn<'a>,
+}
+
+/// Who ends the transaction: the `WriteTx` itself, or the `Storage::write` call lending it.
+enum Txn<'a> {
+    Owned(Box<dyn WriteTxn>),
+    Lent(&'a dyn WriteTxn),
+}
+
+impl<'a> WriteTx<'a> {
+    pub(crate) fn owned(txn: Box<dyn WriteTxn>) -> Self {
+        WriteTx {
+            txn: Txn::Owned(txn),
+        }
+    }
+
+    pub(crate) fn lent(txn: &'a dyn WriteTxn) -> Self {
+        WriteTx {
+            txn: Txn::Lent(txn),
+        }
+    }
+
+    /// Commits every write atomically.
+    pub fn commit(self) -> Result<()> {
+        match self.txn {
+            Txn::Owned(txn) => txn.commit(),
+            // A lent transaction is handed out as `&WriteTx` inside `Storage::write`, which
+            // commits it when the closure returns; nothing can move it out to reach this.
+            Txn::Lent(_) => Err(Error::engine_kind_of(
+                None,
+                Operation::Commit,
+                EngineErrorKind::Other,
+                "this transaction commits when its Storage::write closure returns",
+            )),
+        }
+    }
+
+    /// Discards every write (the same as dropping the transaction).
+    pub fn rollback(self) {}
+
+    /// The engine transaction, for what the typed API does not cover.
+    pub fn engine_txn(&self) -> &dyn WriteTxn {
+        match &self.txn {
+            Txn::Owned(txn) => &**txn,
+            Txn::Lent(txn) => *txn,
+        }
+    }
+}
+
+impl std::fmt::Debug for WriteTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteTx").finish_non_exhaustive()
+    }
+}
+
+/// A consistent read-only view of every table as of when it began; writers go on meanwhile.
+///
+/// Get one from [`Storage::read`](crate::Storage::read) or
+/// [`Storage::snapshot`](crate::Storage::snapshot), and read through it with the tables' `_in`
+/// methods. It is `Send`: a snapshot can be handed to another thread.
+///
+/// ```
+/// let storage = zerotable::Storage::in_memory();
+/// let counters = storage.raw_table::<String>("counters")?;
+/// counters.put("a", b"1")?;
+/// let snapshot = storage.snapshot()?;
+/// counters.put("a", b"2")?;
+/// assert_eq!(counters.get_in(&snapshot, "a", |v| v.to_vec())?, Some(b"1".to_vec()));
+/// # Ok::<(), zerotable::Error>(())
+/// ```
+pub struct Snapshot {
+    txn: Box<dyn ReadTxn>,
+}
+
+impl Snapshot {
+    pub(crate) fn new(txn: Box<dyn ReadTxn>) -> Self {
+        Snapshot { txn }
+    }
+
+    /// The engine snapshot, for what the typed API does not cover.
+    pub fn engine_txn(&self) -> &dyn ReadTxn {
+        &*self.txn
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot").finish_non_exhaustive()
+    }
+}
+
+/// Where a typed read runs: a [`Snapshot`] or a [`WriteTx`] (sealed).
+pub trait Reader: sealed::Sealed {}
+
+impl Reader for Snapshot {}
+impl Reader for WriteTx<'_> {}
+
+mod sealed {
+    use crate::engine::ReadOps;
+
+    pub trait Sealed {
+        fn read_ops(&self) -> &dyn ReadOps;
+    }
+
+    impl Sealed for super::Snapshot {
+        fn read_ops(&self) -> &dyn ReadOps {
+            &*self.txn
+        }
+    }
+
+    impl Sealed for super::WriteTx<'_> {
+        fn read_ops(&self) -> &dyn ReadOps {
+            self.engine_txn()
+        }
+    }
+}
+
+/// Where one typed read runs: its own snapshot (auto-commit) or one the caller holds.
+#[derive(Clone, Copy)]
+pub(crate) enum Via<'a> {
+    AutoCommit(&'a dyn Engine),
+    In(&'a dyn ReadOps),
+}
+
+impl<'a> Via<'a> {
+    pub(crate) fn reader<T: Reader + ?Sized>(reader: &'a T) -> Self {
+        Via::In(sealed::Sealed::read_ops(reader))
+    }
+
+    /// Runs `op` on this reader (beginning and ending a snapshot for an auto-commit read).
+    pub(crate) fn run<R>(self, op: impl FnOnce(&dyn ReadOps) -> Result<R>) -> Result<R> {
+        match self {
+            Via::AutoCommit(engine) => run_read(engine, op),
+            Via::In(reader) => op(reader),
+        }
+    }
+}
+
+/// Runs `op` in one engine snapshot and returns its result.
+pub(crate) fn run_read<R>(
+    engine: &dyn Engine,
+    op: impl FnOnce(&dyn ReadOps) -> Result<R>,
+) -> Result<R> {
+    // The engine's body is an object-safe `FnMut` returning `()`; `op` is `FnOnce` with a
+    // result: the two `Option`s bridge them, here and in `run_write` only.
+    let mut op = Some(op);
+    let mut out = None;
+    engine.read(&mut |reader| {
+        let op = op.take().ok_or_else(|| body_twice(Operation::BeginRead))?;
+        out = Some(op(reader)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| body_not_run(Operation::BeginRead))
+}
+
+/// Runs `op` in one engine write transaction, committed if it returns `Ok`.
+pub(crate) fn run_write<R>(
+    engine: &dyn Engine,
+    options: WriteOptions,
+    op: impl FnOnce(&dyn WriteTxn) -> Result<R>,
+) -> Result<R> {
+    let mut op = Some(op);
+    let mut out = None;
+    engine.write(options, &mut |txn| {
+        let op = op.take().ok_or_else(|| body_twice(Operation::Commit))?;
+        out = Some(op(txn)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| body_not_run(Operation::Commit))
+}
+
+fn body_twice(operation: Operation) -> Error {
+    Error::engine_kind_of(
+        None,
+        operation,
+        EngineErrorKind::Other,
+        "the engine ran a transaction body twice (a broken Engine implementation)",
+    )
+}
+
+fn body_not_run(operation: Operation) -> Error {
+    Error::engine_kind_of(
+        None,
+        operation,
+        EngineErrorKind::Other,
+        "the engine did not run the transaction body (a broken Engine implementation)",
+    )
+}
