@@ -66,6 +66,8 @@ pub mod scan;
 pub mod schemas;
 mod storage;
 mod table;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod txn;
 
 pub use catalog::{

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use rkyv::{Archive, Deserialize, Serialize};
 use tempfile::TempDir;
-use zerotable::{Durability, RedbOptions, Storage};
+use zerotable::Storage;
 
 /// An application record stored with rkyv.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -68,20 +68,20 @@ pub fn temp_redb() -> (TempDir, PathBuf) {
     (dir, path)
 }
 
-/// Runs `body` once on a fresh in-memory storage and once on a fresh redb file.
+/// Runs `body` once on a fresh storage of every engine (the one engine list,
+/// `zerotable::testing::builtin_harnesses`), naming the engine.
 pub fn on_every_engine(mut body: impl FnMut(&str, Storage)) {
-    body("memory", Storage::in_memory());
-    let (_dir, path) = temp_redb();
-    body("redb", Storage::open(&path).expect("open redb"));
+    for harness in zerotable::testing::builtin_harnesses() {
+        let instance = harness.fresh();
+        body(harness.name(), Storage::from_arc(instance.engine().clone()));
+    }
 }
 
-/// Like [`on_every_engine`], but redb commits without fsync, for write-heavy tests.
+/// Like [`on_every_engine`], but commits are not fsynced where the engine allows it, for
+/// write-heavy tests.
 pub fn on_every_fast_engine(mut body: impl FnMut(&str, Storage)) {
-    body("memory", Storage::in_memory());
-    let (_dir, path) = temp_redb();
-    let options = RedbOptions::default().durability(Durability::None);
-    body(
-        "redb",
-        Storage::open_with(&path, options).expect("open redb"),
-    );
+    for harness in zerotable::testing::builtin_harnesses() {
+        let instance = harness.fresh_fast();
+        body(harness.name(), Storage::from_arc(instance.engine().clone()));
+    }
 }

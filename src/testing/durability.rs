@@ -1,0 +1,3 @@
+//! Conformance checks: durability (being ported).
+
+super::checks! {}

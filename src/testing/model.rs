@@ -1,0 +1,3 @@
+//! Conformance checks: model (being ported).
+
+super::checks! {}

@@ -1,0 +1,3 @@
+//! Conformance checks: snapshots (being ported).
+
+super::checks! {}

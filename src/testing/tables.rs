@@ -1,0 +1,3 @@
+//! Conformance checks: tables (being ported).
+
+super::checks! {}

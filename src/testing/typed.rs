@@ -1,0 +1,3 @@
+//! Conformance checks: typed (being ported).
+
+super::checks! {}

@@ -1,0 +1,3 @@
+//! Conformance checks: write_txn (being ported).
+
+super::checks! {}
