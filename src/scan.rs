@@ -256,15 +256,13 @@ where
             end: as_bytes(&self.end),
             reverse: self.reverse,
         };
-        self.via
-            .run(|reader| {
-                reader.range(&table.name, &range, &mut |key_bytes, value_bytes| {
-                    let key = table.decode_key(key_bytes)?;
-                    let value = table.decode(key_bytes, value_bytes)?;
-                    visit(&key, value)
-                })
+        table.run(self.via, |reader| {
+            reader.range(&table.name, &range, &mut |key_bytes, value_bytes| {
+                let key = table.decode_key(key_bytes)?;
+                let value = table.decode(key_bytes, value_bytes)?;
+                visit(&key, value)
             })
-            .map_err(|e| e.on_table(&table.name))
+        })
     }
 }
 

@@ -25,12 +25,13 @@
 
 mod panic_guard;
 mod types;
-pub(crate) mod writer_gate;
+mod writer_gate;
 
 use std::ops::ControlFlow;
 
 pub use self::panic_guard::{CallerCode, catch_engine_panic};
 pub(crate) use self::panic_guard::panic_message as panic_message_of;
+pub use self::writer_gate::{WriterGate, WriterTicket};
 pub use self::types::{Capabilities, Durability, Integrity, KeyRange, TableStats, WriteOptions};
 use crate::error::{Error, Operation, Result};
 

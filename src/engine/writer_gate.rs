@@ -11,20 +11,36 @@ use std::thread::{self, ThreadId};
 
 use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
 
-/// Admits one writer at a time; others wait, the holder's own thread is refused.
+/// Admits one writer at a time; others wait, the holder's own thread is refused with
+/// [`NestedWrite`](crate::EngineErrorKind::NestedWrite). A helper for engines whose library
+/// does not serialize writers (or deadlocks on a nested write): take a ticket in
+/// `begin_write` and keep it in the transaction, after the fields that must end first.
+///
+/// ```
+/// use std::sync::Arc;
+/// use zerotable::EngineErrorKind;
+/// use zerotable::engine::WriterGate;
+///
+/// let gate = Arc::new(WriterGate::default());
+/// let ticket = gate.enter()?;
+/// assert_eq!(gate.enter().unwrap_err().engine_kind(), Some(EngineErrorKind::NestedWrite));
+/// drop(ticket);
+/// let _again = gate.enter()?;
+/// # Ok::<(), zerotable::Error>(())
+/// ```
 #[derive(Debug, Default)]
-pub(crate) struct WriterGate {
+pub struct WriterGate {
     owner: Mutex<Option<ThreadId>>,
     released: Condvar,
 }
 
 /// The right to write, until dropped (also during a panic).
 #[derive(Debug)]
-pub(crate) struct WriterTicket(Arc<WriterGate>);
+pub struct WriterTicket(Arc<WriterGate>);
 
 impl WriterGate {
     /// Waits until no other thread writes, then admits this one.
-    pub(crate) fn enter(self: &Arc<Self>) -> Result<WriterTicket> {
+    pub fn enter(self: &Arc<Self>) -> Result<WriterTicket> {
         let me = thread::current().id();
         // No caller code runs under this lock, so poisoning cannot hide a broken invariant.
         let mut owner = self.owner.lock().unwrap_or_else(PoisonError::into_inner);

@@ -21,7 +21,7 @@ use std::ops::{Bound, ControlFlow};
 use std::rc::Rc;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::engine::writer_gate::{WriterGate, WriterTicket};
+use crate::engine::{WriterGate, WriterTicket};
 use crate::engine::{
     Capabilities, Engine, Found, KeyRange, ReadBody, ReadOps, ReadTxn, TableStats, Visit,
     WriteOptions, WriteTxn,

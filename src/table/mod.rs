@@ -155,9 +155,9 @@ where
     /// Entry count and stored bytes (capability
     /// [`table_admin`](crate::Capabilities::table_admin)).
     pub fn stats(&self) -> Result<TableStats> {
-        Via::AutoCommit(&*self.engine)
-            .run(|reader| reader.table_stats(&self.name))
-            .map_err(|e| e.on_table(&self.name))
+        self.run(Via::AutoCommit(&*self.engine), |reader| {
+            reader.table_stats(&self.name)
+        })
     }
 
     /// Reads several keys from one snapshot: `read(view)` for each key in order, `None` views
@@ -200,7 +200,9 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        via.run(|reader| self.read_row(reader, key, |bytes| self.decode(key, bytes).map(read)))
+        self.run(via, |reader| {
+            self.read_row(reader, key, |bytes| self.decode(key, bytes).map(read))
+        })
     }
 
     fn contains_via<Q>(&self, via: Via<'_>, key: &Q) -> Result<bool>
@@ -210,12 +212,11 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        via.run(|reader| Ok(self.read_row(reader, key, |_| Ok(()))?.is_some()))
+        self.run(via, |reader| Ok(self.read_row(reader, key, |_| Ok(()))?.is_some()))
     }
 
     fn len_via(&self, via: Via<'_>) -> Result<u64> {
-        via.run(|reader| reader.len(&self.name))
-            .map_err(|e| e.on_table(&self.name))
+        self.run(via, |reader| reader.len(&self.name))
     }
 
     fn get_many_via<I, F, R>(&self, via: Via<'_>, keys: I, mut read: F) -> Result<Vec<R>>
@@ -224,7 +225,7 @@ where
         I::Item: Borrow<K>,
         F: FnMut(Option<S::Output<'_>>) -> R,
     {
-        via.run(|reader| {
+        self.run(via, |reader| {
             let mut arena = KeyArena::new();
             let mut results = Vec::new();
             for key in keys {
@@ -239,6 +240,15 @@ where
             }
             Ok(results)
         })
+    }
+
+    /// Runs `op` through `via`; engine errors name this table.
+    pub(crate) fn run<R>(
+        &self,
+        via: Via<'_>,
+        op: impl FnOnce(&dyn ReadOps) -> Result<R>,
+    ) -> Result<R> {
+        via.run(op).map_err(|e| e.on_table(&self.name))
     }
 
     /// Runs `read` on the stored bytes of `key`, if present: the one point read of the table
@@ -324,7 +334,7 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        Via::AutoCommit(&*self.engine).run(|reader| {
+        self.run(Via::AutoCommit(&*self.engine), |reader| {
             self.read_row(reader, key, |bytes| {
                 // SAFETY: the caller guarantees the stored bytes are a valid archived `V` written
                 // by this table's serializer (this function's contract).

@@ -30,7 +30,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use redb::ReadableDatabase;
 
-use crate::engine::writer_gate::WriterGate;
+use crate::engine::WriterGate;
 use crate::engine::{
     Capabilities, Durability, Engine, Integrity, ReadBody, ReadTxn, WriteBody, WriteOptions,
     WriteTxn, catch_engine_panic,

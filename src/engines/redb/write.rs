@@ -13,7 +13,7 @@ use redb::{ReadableTable, ReadableTableMetadata, TableHandle};
 use super::read::{Bytes, definition, get_in, stats_of, walk};
 use super::redb_error;
 use super::slots::TableSlots;
-use crate::engine::writer_gate::WriterTicket;
+use crate::engine::WriterTicket;
 use crate::engine::{
     CallerCode, Found, KeyRange, ReadOps, TableStats, Visit, WriteBody, WriteTxn,
     catch_engine_panic,
