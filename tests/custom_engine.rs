@@ -38,7 +38,12 @@ struct MinimalEngine {
 
 impl MinimalEngine {
     fn snapshot(&self) -> Arc<Tables> {
-        Arc::clone(&self.committed.read().unwrap_or_else(PoisonError::into_inner))
+        Arc::clone(
+            &self
+                .committed
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 }
 
@@ -118,25 +123,41 @@ impl MinimalWrite {
 }
 
 fn in_use(table: &str, operation: Operation) -> Error {
-    Error::engine(Some(table), operation, EngineError::of_kind(EngineErrorKind::InUse))
+    Error::engine(
+        Some(table),
+        operation,
+        EngineError::of_kind(EngineErrorKind::InUse),
+    )
 }
 
 impl ReadOps for MinimalWrite {
     fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
-        let Some(cell) = self.table(table, false) else { return Ok(false) };
-        let map = cell.try_borrow().map_err(|_| in_use(table, Operation::Get))?;
+        let Some(cell) = self.table(table, false) else {
+            return Ok(false);
+        };
+        let map = cell
+            .try_borrow()
+            .map_err(|_| in_use(table, Operation::Get))?;
         get_in(Some(&map), key, found)
     }
 
     fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut Visit<'_>) -> Result<()> {
-        let Some(cell) = self.table(table, false) else { return Ok(()) };
-        let map = cell.try_borrow().map_err(|_| in_use(table, Operation::Range))?;
+        let Some(cell) = self.table(table, false) else {
+            return Ok(());
+        };
+        let map = cell
+            .try_borrow()
+            .map_err(|_| in_use(table, Operation::Range))?;
         range_in(Some(&map), range, visit)
     }
 
     fn len(&self, table: &str) -> Result<u64> {
-        let Some(cell) = self.table(table, false) else { return Ok(0) };
-        let map = cell.try_borrow().map_err(|_| in_use(table, Operation::Len))?;
+        let Some(cell) = self.table(table, false) else {
+            return Ok(0);
+        };
+        let map = cell
+            .try_borrow()
+            .map_err(|_| in_use(table, Operation::Len))?;
         Ok(map.len() as u64)
     }
 }
@@ -144,19 +165,30 @@ impl ReadOps for MinimalWrite {
 impl WriteTxn for MinimalWrite {
     fn put(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
         let cell = self.table(table, true).expect("created");
-        let mut map = cell.try_borrow_mut().map_err(|_| in_use(table, Operation::Put))?;
+        let mut map = cell
+            .try_borrow_mut()
+            .map_err(|_| in_use(table, Operation::Put))?;
         map.insert(key.to_vec(), value.to_vec());
         Ok(())
     }
 
     fn delete(&self, table: &str, key: &[u8]) -> Result<bool> {
-        let Some(cell) = self.table(table, false) else { return Ok(false) };
-        let mut map = cell.try_borrow_mut().map_err(|_| in_use(table, Operation::Delete))?;
+        let Some(cell) = self.table(table, false) else {
+            return Ok(false);
+        };
+        let mut map = cell
+            .try_borrow_mut()
+            .map_err(|_| in_use(table, Operation::Delete))?;
         Ok(map.remove(key).is_some())
     }
 
     fn commit(self: Box<Self>) -> Result<()> {
-        let MinimalWrite { base, tables, committed, _ticket } = *self;
+        let MinimalWrite {
+            base,
+            tables,
+            committed,
+            _ticket,
+        } = *self;
         let mut next = (*base).clone();
         for (name, cell) in tables.into_inner() {
             next.insert(name, Arc::new(cell.take()));
@@ -285,7 +317,10 @@ fn typed_tables_run_on_a_user_engine() {
     let storage = Storage::from_arc(engine.clone());
     let cache = storage.raw_table::<u64>("cache").unwrap();
     cache.put(&1, b"one").unwrap();
-    assert_eq!(cache.get(&1, |b| b.to_vec()).unwrap(), Some(b"one".to_vec()));
+    assert_eq!(
+        cache.get(&1, |b| b.to_vec()).unwrap(),
+        Some(b"one".to_vec())
+    );
     let mut keys = Vec::new();
     storage
         .engine()
@@ -311,9 +346,17 @@ fn engine_errors_reach_the_caller_with_kind_table_operation_and_source() {
     engine.broken.store(true, Ordering::Relaxed);
     let err = cache.get(&1, |b| b.len()).unwrap_err();
     match &err {
-        Error::Engine { table, operation, source } => {
+        Error::Engine {
+            table,
+            operation,
+            source,
+        } => {
             assert_eq!(*operation, Operation::BeginRead);
-            assert_eq!(table.as_deref(), Some("cache"), "the typed layer names the table");
+            assert_eq!(
+                table.as_deref(),
+                Some("cache"),
+                "the typed layer names the table"
+            );
             assert_eq!(source.kind(), EngineErrorKind::Io);
             let io = source
                 .cause()
@@ -325,10 +368,16 @@ fn engine_errors_reach_the_caller_with_kind_table_operation_and_source() {
     }
     assert_eq!(err.engine_kind(), Some(EngineErrorKind::Io));
     let message = err.to_string();
-    assert!(message.contains("disk on fire"), "the first cause is shown: {message}");
+    assert!(
+        message.contains("disk on fire"),
+        "the first cause is shown: {message}"
+    );
     assert!(message.contains("cache"), "{message}");
     assert_eq!(
-        cache.put_batch(vec![(2, b"x".to_vec())]).unwrap_err().engine_kind(),
+        cache
+            .put_batch(vec![(2, b"x".to_vec())])
+            .unwrap_err()
+            .engine_kind(),
         Some(EngineErrorKind::Io)
     );
     engine.broken.store(false, Ordering::Relaxed);
@@ -340,17 +389,31 @@ fn a_minimal_engine_answers_unsupported_for_what_it_does_not_offer() {
     let storage = Storage::new(MinimalEngine::default());
     assert_eq!(storage.capabilities(), Capabilities::NONE);
     for (what, kind) in [
-        ("compact", storage.compact().map(|_| ()).unwrap_err().engine_kind()),
+        (
+            "compact",
+            storage.compact().map(|_| ()).unwrap_err().engine_kind(),
+        ),
         ("flush", storage.flush().unwrap_err().engine_kind()),
-        ("size_on_disk", storage.size_on_disk().unwrap_err().engine_kind()),
-        ("check_integrity", storage.check_integrity().unwrap_err().engine_kind()),
-        ("table_stats", storage.table_stats("t").unwrap_err().engine_kind()),
+        (
+            "size_on_disk",
+            storage.size_on_disk().unwrap_err().engine_kind(),
+        ),
+        (
+            "check_integrity",
+            storage.check_integrity().unwrap_err().engine_kind(),
+        ),
+        (
+            "table_stats",
+            storage.table_stats("t").unwrap_err().engine_kind(),
+        ),
     ] {
         assert_eq!(kind, Some(EngineErrorKind::Unsupported), "{what}");
     }
     // Typed tables work all the same; dropping a table falls back to a range deletion.
     let users = storage.raw_table::<u64>("users").unwrap();
-    users.put_batch((0..10u64).map(|i| (i, i.to_be_bytes()))).unwrap();
+    users
+        .put_batch((0..10u64).map(|i| (i, i.to_be_bytes())))
+        .unwrap();
     assert_eq!(storage.list_tables().unwrap(), ["users"]);
     assert!(storage.drop_table("users").unwrap());
     assert!(storage.list_tables().unwrap().is_empty());

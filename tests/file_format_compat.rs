@@ -63,13 +63,18 @@ fn the_catalog_of_an_old_file_reads_as_structured_records() {
         ("archived", record("u32", "rkyv", Some("User"), 0)),
         ("cache", record("String", "raw", None, 0)),
         ("events", record("(String, u64)", "raw", None, 0)),
-        ("monsters", record("Vec<u8>", "flatbuffers", Some("Monster"), 0)),
+        (
+            "monsters",
+            record("Vec<u8>", "flatbuffers", Some("Monster"), 0),
+        ),
         ("signed", record("(i64, bool, [u8; 4])", "raw", None, 0)),
         ("users", record("u64", "rkyv", Some("User"), 0)),
         ("versioned", record("u16", "rkyv", Some("User"), 3)),
     ];
-    let expected: Vec<(String, String)> =
-        expected.into_iter().map(|(n, r)| (n.to_owned(), r)).collect();
+    let expected: Vec<(String, String)> = expected
+        .into_iter()
+        .map(|(n, r)| (n.to_owned(), r))
+        .collect();
     assert_eq!(tables, expected);
     assert!(
         stored_record(&storage, "users").starts_with("key=u64 serializer="),
@@ -103,26 +108,48 @@ fn old_tables_open_with_their_types_and_hold_what_was_written() {
     assert_eq!(events.len().unwrap(), 50);
 
     let cache = storage.raw_table::<String>("cache").unwrap();
-    assert_eq!(cache.get("user:2", |v| v.to_vec()).unwrap(), Some(b"grace".to_vec()));
+    assert_eq!(
+        cache.get("user:2", |v| v.to_vec()).unwrap(),
+        Some(b"grace".to_vec())
+    );
 
     let signed = storage.raw_table::<(i64, bool, [u8; 4])>("signed").unwrap();
     let keys = signed.scan().filter_map(|key, _| Some(*key)).unwrap();
     assert_eq!(keys, [(-5, true, *b"abcd"), (7, false, *b"wxyz")]);
 
-    let archived = storage.rkyv_borrowed_table::<u32, User>("archived").unwrap();
-    assert_eq!(archived.get(&7, |u| u.email.to_string()).unwrap(), Some(user(7).email));
+    let archived = storage
+        .rkyv_borrowed_table::<u32, User>("archived")
+        .unwrap();
+    assert_eq!(
+        archived.get(&7, |u| u.email.to_string()).unwrap(),
+        Some(user(7).email)
+    );
 
-    let monsters = storage.flatbuffers_table::<Vec<u8>, Monster<'static>>("monsters").unwrap();
+    let monsters = storage
+        .flatbuffers_table::<Vec<u8>, Monster<'static>>("monsters")
+        .unwrap();
     let orc = monsters.get(b"orc".as_slice(), |m| (m.name().map(str::to_owned), m.hp()));
     assert_eq!(orc.unwrap(), Some((Some("orc".to_owned()), 80)));
 
     let versioned = storage
-        .table_with::<u16, User, _>("versioned", RkyvSerializer::new(), TableOptions::default().version(3))
+        .table_with::<u16, User, _>(
+            "versioned",
+            RkyvSerializer::new(),
+            TableOptions::default().version(3),
+        )
         .unwrap();
     assert_eq!(versioned.get(&1, |u| u.id.to_native()).unwrap(), Some(1));
 
     // Opening rewrote each matching record in the current form.
-    for table in ["users", "events", "cache", "signed", "archived", "monsters", "versioned"] {
+    for table in [
+        "users",
+        "events",
+        "cache",
+        "signed",
+        "archived",
+        "monsters",
+        "versioned",
+    ] {
         let text = stored_record(&storage, table);
         assert!(text.starts_with("zerotable.table/1\n"), "{table}: {text:?}");
     }
@@ -131,7 +158,9 @@ fn old_tables_open_with_their_types_and_hold_what_was_written() {
 
     // And the file keeps working for writes, across a reopen.
     users.put(&100, &user(100)).unwrap();
-    drop((users, events, cache, signed, archived, monsters, versioned, storage));
+    drop((
+        users, events, cache, signed, archived, monsters, versioned, storage,
+    ));
     let storage = Storage::open(&path).unwrap();
     let users = storage.rkyv_table::<u64, User>("users").unwrap();
     assert_eq!(users.len().unwrap(), 101);
@@ -142,11 +171,18 @@ fn old_tables_still_refuse_other_types() {
     let (_dir, path) = copy_of_old_file();
     let storage = Storage::open(&path).unwrap();
     match storage.raw_table::<u64>("users") {
-        Err(Error::TableTypeMismatch { table, stored, requested }) => {
+        Err(Error::TableTypeMismatch {
+            table,
+            stored,
+            requested,
+        }) => {
             assert_eq!(table, "users");
             let stored = stored.expect("the old record was read");
             assert_eq!(stored.key, KeyType::U64);
-            assert_eq!((stored.format.as_str(), stored.value_type.as_deref()), ("rkyv", Some("User")));
+            assert_eq!(
+                (stored.format.as_str(), stored.value_type.as_deref()),
+                ("rkyv", Some("User"))
+            );
             assert_eq!(requested.format, "raw");
         }
         other => panic!("expected a type mismatch, got {other:?}"),
@@ -170,7 +206,10 @@ fn every_stored_key_of_an_old_file_decodes_from_its_catalog_record() {
             .read(&mut |reader| {
                 reader.range(&table, &KeyRange::ALL, &mut |key, _| {
                     let value = record.key.decode(key).unwrap_or_else(|e| {
-                        panic!("{table}: key {key:?} does not decode as {}: {e}", record.key)
+                        panic!(
+                            "{table}: key {key:?} does not decode as {}: {e}",
+                            record.key
+                        )
                     });
                     decoded.push(format!("{table} {value}"));
                     Ok(ControlFlow::Continue(()))
@@ -187,6 +226,9 @@ fn every_stored_key_of_an_old_file_decodes_from_its_catalog_record() {
         "monsters 0x6f7263",
         "versioned 1",
     ] {
-        assert!(decoded.iter().any(|d| d == expected), "{expected} not among the decoded keys");
+        assert!(
+            decoded.iter().any(|d| d == expected),
+            "{expected} not among the decoded keys"
+        );
     }
 }

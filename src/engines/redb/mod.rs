@@ -112,6 +112,10 @@ impl std::fmt::Debug for RedbEngine {
 fn kind_of(error: &redb::Error) -> EngineErrorKind {
     match error {
         redb::Error::Corrupted(_) | redb::Error::TransactionPoisoned => EngineErrorKind::Corrupted,
+        // redb reports a damaged header (bad magic number, bad checksum) as invalid data.
+        redb::Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            EngineErrorKind::Corrupted
+        }
         redb::Error::Io(_) | redb::Error::PreviousIo => EngineErrorKind::Io,
         redb::Error::DatabaseAlreadyOpen | redb::Error::LockProtocolMismatch => {
             EngineErrorKind::AlreadyOpen
