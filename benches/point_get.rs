@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use redb::{ReadableDatabase, TableDefinition};
-use zerotable::{RedbDatabase, Storage};
+use zerotable::{RedbEngine, Storage};
 
 #[path = "../examples/support/mod.rs"]
 mod support;
@@ -58,8 +58,8 @@ fn cycle(keys: &[u64]) -> impl FnMut() -> u64 + '_ {
 
 fn point_get(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let redb = Arc::new(RedbDatabase::open(dir.path().join("bench.redb")).expect("open redb"));
-    let on_redb = Storage::with_database(redb.clone());
+    let redb = Arc::new(RedbEngine::open(dir.path().join("bench.redb")).expect("open redb"));
+    let on_redb = Storage::from_arc(redb.clone());
     load(&on_redb);
     let in_memory = Storage::in_memory();
     load(&in_memory);

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use redb::TableDefinition;
-use zerotable::{RedbDatabase, Storage};
+use zerotable::{RedbEngine, Storage};
 
 #[path = "../examples/support/mod.rs"]
 mod support;
@@ -24,8 +24,8 @@ const RAW_USERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("raw_users
 
 fn write_cost(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let redb = Arc::new(RedbDatabase::open(dir.path().join("writes.redb")).expect("open redb"));
-    let storage = Storage::with_database(redb.clone());
+    let redb = Arc::new(RedbEngine::open(dir.path().join("writes.redb")).expect("open redb"));
+    let storage = Storage::from_arc(redb.clone());
     let users = storage.rkyv_table::<u64, User>("users").expect("table");
     let values: Vec<Vec<u8>> = (0..ROWS_PER_TXN)
         .map(|i| {

@@ -5,14 +5,20 @@ mod common;
 
 use common::{Session, User, monster_bytes, on_every_engine, user};
 use zerotable::schemas::Monster;
-use zerotable::{Error, Storage};
+use zerotable::{Error, Storage, WriteOptions};
 
-/// Writes `bytes` under `key` of `table` behind the typed layer's back.
-fn plant(storage: &Storage, table: &str, key: u64, bytes: &[u8]) {
+/// Writes `bytes` under the raw encoded `key` of `table`, behind the typed layer's back (an
+/// engine-level write in a transaction of its own).
+fn plant_raw(storage: &Storage, table: &str, key: &[u8], bytes: &[u8]) {
     storage
-        .database()
-        .put(table, &key.to_be_bytes(), bytes)
+        .engine()
+        .write(WriteOptions::DEFAULT, &mut |txn| txn.put(table, key, bytes))
         .unwrap();
+}
+
+/// Writes `bytes` under the `u64` key `key` of `table` behind the typed layer's back.
+fn plant(storage: &Storage, table: &str, key: u64, bytes: &[u8]) {
+    plant_raw(storage, table, &key.to_be_bytes(), bytes);
 }
 
 fn assert_corrupt<T: std::fmt::Debug>(result: zerotable::Result<T>, table: &str, key: u64) {
@@ -27,6 +33,8 @@ fn assert_corrupt<T: std::fmt::Debug>(result: zerotable::Result<T>, table: &str,
     }
 }
 
+/// A truncated, pointer-damaged or garbage rkyv value reads as `CorruptValue` naming its table
+/// and key, on every engine.
 #[test]
 fn truncated_and_garbage_rkyv_values_are_corrupt_value_errors() {
     on_every_engine(|_, storage| {
@@ -52,11 +60,12 @@ fn truncated_and_garbage_rkyv_values_are_corrupt_value_errors() {
     });
 }
 
+/// Bytes of another type planted under an rkyv or FlatBuffers table read as `CorruptValue`.
 #[test]
 fn a_value_of_another_type_is_a_corrupt_value_error() {
     on_every_engine(|_, storage| {
-        // The type registry stops a table being *opened* as another type; bytes of another
-        // type can still arrive behind its back (another program, a raw write): caught on read.
+        // The catalog stops a table being *opened* as another type; bytes of another type can
+        // still arrive behind its back (another program, a raw write): caught on read.
         let session = Session {
             user_id: 1,
             token: [0; 16],
@@ -73,6 +82,8 @@ fn a_value_of_another_type_is_a_corrupt_value_error() {
     });
 }
 
+/// A corrupt entry stops every kind of scan with `CorruptValue` naming its key, after the
+/// entries before it were visited: nothing is skipped silently.
 #[test]
 fn corrupt_entries_stop_scans_with_the_key_named() {
     on_every_engine(|_, storage| {
@@ -101,13 +112,15 @@ fn corrupt_entries_stop_scans_with_the_key_named() {
     });
 }
 
+/// A stored key that is not an encoding of the table's key type stops a scan with `KeyDecode`
+/// naming the table and the raw key.
 #[test]
 fn undecodable_keys_are_key_decode_errors() {
     on_every_engine(|_, storage| {
         let users = storage.rkyv_table::<u64, User>("users").unwrap();
         users.put(&1, &user(1)).unwrap();
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&user(2)).unwrap();
-        storage.database().put("users", b"abc", &bytes).unwrap();
+        plant_raw(&storage, "users", b"abc", &bytes);
         match users.filter_map(|id, _| Some(*id)) {
             Err(Error::KeyDecode { table, key, .. }) => {
                 assert_eq!(table, "users");
@@ -118,6 +131,8 @@ fn undecodable_keys_are_key_decode_errors() {
     });
 }
 
+/// Truncated FlatBuffers and FlatBuffers with an out-of-range root offset read as
+/// `CorruptValue`.
 #[test]
 fn garbage_flatbuffers_values_are_corrupt_value_errors() {
     on_every_engine(|_, storage| {
@@ -136,6 +151,8 @@ fn garbage_flatbuffers_values_are_corrupt_value_errors() {
     });
 }
 
+/// Pre-serialized rkyv and FlatBuffers bytes that do not validate are refused with
+/// `InvalidValue` and nothing is stored, also when one value of a batch is bad.
 #[test]
 fn invalid_pre_serialized_values_are_rejected_and_not_stored() {
     on_every_engine(|_, storage| {
@@ -185,6 +202,8 @@ fn invalid_pre_serialized_values_are_rejected_and_not_stored() {
     });
 }
 
+/// Table names outside 1 to 64 ASCII letters, digits or `_` are refused with
+/// `InvalidTableName` naming the rule; names inside the rule (up to exactly 64 bytes) open.
 #[test]
 fn invalid_table_names_are_refused_with_the_rule_broken() {
     let storage = Storage::in_memory();
@@ -213,6 +232,8 @@ fn invalid_table_names_are_refused_with_the_rule_broken() {
     }
 }
 
+/// A decode error keeps the decoder's error as its source and names the table and the key
+/// (hex) in its message.
 #[test]
 fn errors_keep_their_source_and_name_the_table() {
     let storage = Storage::in_memory();

@@ -8,6 +8,9 @@ use std::thread;
 
 use common::{User, on_every_engine, user};
 
+/// Four threads reading (gets and scans) while one writes (puts and batches) through clones of
+/// one table: every value read is complete and belongs to its key, and every write lands, on
+/// every engine.
 #[test]
 fn four_readers_and_one_writer_share_a_table() {
     on_every_engine(|engine, storage| {

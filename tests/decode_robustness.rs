@@ -21,7 +21,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError};
 use zerotable::schemas::{Monster, User};
-use zerotable::{Error, RkyvSerializer, Storage, ValueSerializer};
+use zerotable::{Error, RkyvSerializer, Storage, ValueSerializer, WriteOptions};
 
 use fuzz_checks::{
     Account, BAD, GOOD, account, account_seeds, check_every_key_type, check_planted,
@@ -131,6 +131,8 @@ fn config(cases: u32) -> Config {
 proptest! {
     #![proptest_config(config(2048))]
 
+    /// Every key decoder, standalone and as a tuple part, never panics, and accepts only bytes
+    /// that are exactly the encoding of what it decoded.
     #[test]
     fn key_decoders_never_panic_and_accept_only_encodings(
         bytes in input(key_seeds(), 40),
@@ -142,11 +144,15 @@ proptest! {
 proptest! {
     #![proptest_config(config(1024))]
 
+    /// rkyv validation never panics and gives the same verdict and fields at an aligned and a
+    /// misaligned address.
     #[test]
     fn rkyv_decode_never_panics_at_any_alignment(bytes in input(value_seeds(), 160)) {
         decode_account_at_two_alignments(&bytes);
     }
 
+    /// Bytes planted under an rkyv table and an rkyv-borrowed table read (get, fold, filter_map)
+    /// as a value or as `CorruptValue` naming the key, and both table kinds agree.
     #[test]
     fn planted_rkyv_values_read_as_values_or_corrupt_value(bytes in input(value_seeds(), 160)) {
         let storage = Storage::in_memory();
@@ -161,6 +167,7 @@ proptest! {
         prop_assert_eq!(owned_ok, borrowed_ok);
     }
 
+    /// A raw table accepts any planted bytes and reads them back unchanged.
     #[test]
     fn planted_raw_values_read_back_unchanged(bytes in input(value_seeds(), 160)) {
         let storage = Storage::in_memory();
@@ -171,6 +178,8 @@ proptest! {
         prop_assert_eq!(raw.get(&BAD, <[u8]>::to_vec).unwrap(), Some(bytes));
     }
 
+    /// A `put` of arbitrary pre-serialized rkyv bytes is refused with `InvalidValue` (nothing
+    /// stored) or stores exactly those bytes, which read back.
     #[test]
     fn put_of_arbitrary_rkyv_bytes_is_refused_or_readable(bytes in input(value_seeds(), 160)) {
         let storage = Storage::in_memory();
@@ -182,6 +191,8 @@ proptest! {
 proptest! {
     #![proptest_config(config(1024))]
 
+    /// Bytes planted under FlatBuffers tables of two root types read as a value or as
+    /// `CorruptValue` naming the key.
     #[test]
     fn planted_flatbuffers_read_as_values_or_corrupt_value(bytes in input(value_seeds(), 160)) {
         let storage = Storage::in_memory();
@@ -194,6 +205,8 @@ proptest! {
         check_planted(&storage, &users, &bytes, touch_user);
     }
 
+    /// A `put` of arbitrary FlatBuffers bytes is refused with `InvalidValue` (nothing stored) or
+    /// stores exactly those bytes, which read back.
     #[test]
     fn put_of_arbitrary_flatbuffers_is_refused_or_readable(bytes in input(value_seeds(), 160)) {
         let storage = Storage::in_memory();
@@ -207,6 +220,8 @@ proptest! {
 proptest! {
     #![proptest_config(config(512))]
 
+    /// A key planted under tables of every key type decodes back to its stored bytes in a scan,
+    /// or stops it with `KeyDecode` naming the planted key.
     #[test]
     fn planted_keys_decode_or_are_key_decode_errors(key in input(key_seeds(), 40)) {
         let storage = Storage::in_memory();
@@ -221,6 +236,8 @@ proptest! {
         check_planted_key(&storage, "k_bytes_bool", (vec![0u8, 1], true), &key);
     }
 
+    /// A planted key and value together read back, or fail with `KeyDecode` or `CorruptValue`
+    /// naming the planted key: never any other error, never a panic.
     #[test]
     fn planted_keys_and_values_together_give_typed_errors(
         key in input(key_seeds(), 40),
@@ -229,7 +246,11 @@ proptest! {
         let storage = Storage::in_memory();
         let table = storage.rkyv_table::<(String, u64), Account>("pairs").unwrap();
         table.put(&("alice".to_owned(), 1), &account(1)).unwrap();
-        storage.database().put("pairs", &key, &value).unwrap();
+        // Planted behind the typed layer's back: an engine-level write.
+        storage
+            .engine()
+            .write(WriteOptions::DEFAULT, &mut |txn| txn.put("pairs", &key, &value))
+            .unwrap();
         let result = table.filter_map(|(name, id), a| Some((name.clone(), *id, touch_account(a))));
         match result {
             Ok(rows) => prop_assert_eq!(rows.len() as u64, table.len().unwrap()),

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{User, on_every_engine, on_every_fast_engine, user};
 
+/// `get_many` returns one result per key in the given order, `None` views for absent keys, from any
+/// key iterator.
 #[test]
 fn results_follow_the_keys_with_none_for_absent_ones() {
     on_every_engine(|engine, storage| {
@@ -57,6 +59,7 @@ fn results_follow_the_keys_with_none_for_absent_ones() {
     });
 }
 
+/// `get_many` calls its closure exactly once per key, in the keys' order, repeats included.
 #[test]
 fn the_closure_runs_once_per_key_in_order() {
     on_every_engine(|engine, storage| {
@@ -92,6 +95,8 @@ fn the_closure_runs_once_per_key_in_order() {
     });
 }
 
+/// Every key of one `get_many` call is read from one snapshot: a commit made from its own closure
+/// is not seen by later keys.
 #[test]
 fn a_commit_from_inside_the_closure_is_not_seen_by_later_keys() {
     on_every_engine(|engine, storage| {
@@ -141,6 +146,7 @@ fn balance_a(version: u64) -> u64 {
     (version * 37) % (TOTAL + 1)
 }
 
+/// A `get_many` never sees a concurrent writer's transaction half-way.
 #[test]
 fn a_concurrent_writer_is_never_seen_half_way() {
     on_every_fast_engine(|engine, storage| {

@@ -4,8 +4,7 @@
 use std::fmt::Debug;
 
 use proptest::prelude::*;
-use zerotable::key::KeyDecodeReason;
-use zerotable::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyDecodeError};
+use zerotable::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyDecodeError, KeyDecodeReason};
 
 /// Standalone encoding, copied out of the arena.
 fn enc<T: IntoKeyBytes + ?Sized>(value: &T) -> Vec<u8> {
@@ -96,12 +95,16 @@ macro_rules! family_props {
             use super::*;
 
             proptest! {
+                /// Keys of this type decode to themselves and their encodings (whole and as a
+                /// tuple part) sort as the values do.
                 #[test]
                 fn round_trip_and_order(a in $strategy, b in $strategy) {
                     check_pair::<$t>(&a, &b)?;
                     check_pair::<$t>(&a, &a)?;
                 }
 
+                /// Decoding arbitrary bytes as this type never panics and accepts only exact
+                /// encodings.
                 #[test]
                 fn arbitrary_bytes_never_panic(bytes in arbitrary_bytes()) {
                     decode_arbitrary::<$t>(&bytes)?;
@@ -139,6 +142,8 @@ family_props! {
 }
 
 proptest! {
+    /// A tuple's encoding starts with its first element's part encoding, and a triple's with the
+    /// pair's: what makes prefix scans work.
     #[test]
     fn tuple_starts_with_first_element_part(a in small_string(), b in any::<u32>(), c in small_bytes()) {
         let pair = enc(&(a.clone(), b));
@@ -147,6 +152,7 @@ proptest! {
         prop_assert!(triple.starts_with(&pair));
     }
 
+    /// Borrowed keys (`&str`, `&[u8]`, references) encode exactly like their owned forms.
     #[test]
     fn references_encode_like_owned(a in small_string(), b in small_bytes(), n in any::<i64>()) {
         prop_assert_eq!(enc(&(a.as_str(), &b[..], n)), enc(&(a.clone(), b.clone(), n)));
@@ -154,6 +160,7 @@ proptest! {
         prop_assert_eq!(enc_part(&&b[..]), enc_part(&b));
     }
 
+    /// No strict prefix of a tuple's encoding decodes as that tuple.
     #[test]
     fn every_strict_prefix_of_a_tuple_is_rejected(a in small_string(), b in small_bytes(), n in any::<u16>()) {
         let bytes = enc(&(a, b, n));
@@ -162,6 +169,8 @@ proptest! {
         }
     }
 
+    /// A `KeyArena` behaves like a `Vec<u8>` under any sequence of pushes, extends and clears,
+    /// spilling to the heap exactly past its inline capacity.
     #[test]
     fn arena_matches_vec(ops in prop::collection::vec(
         prop_oneof![
@@ -194,6 +203,8 @@ enum Op {
     Clear,
 }
 
+/// Variable-length tuple parts are delimited: `("ab", "c")` and `("a", "bc")` differ and sort as
+/// tuples do.
 #[test]
 fn variable_parts_do_not_run_together() {
     let ab_c = enc(&("ab", "c"));
@@ -207,6 +218,8 @@ fn variable_parts_do_not_run_together() {
     assert!(enc(&(&b"a"[..], 5u8)) < enc(&(&b"a\0"[..], 0u8)));
 }
 
+/// NUL bytes inside string and byte parts are escaped in tuples, left as they are standalone, and
+/// round-trip.
 #[test]
 fn embedded_nul_bytes() {
     let s = String::from("a\0b\0\0");
@@ -217,6 +230,7 @@ fn embedded_nul_bytes() {
     assert_eq!(<(String, Vec<u8>)>::from_key_bytes(&enc(&pair)), Ok(pair));
 }
 
+/// Fixed-width keys encode to their documented big-endian (sign-flipped) bytes.
 #[test]
 fn golden_fixed_width_bytes() {
     assert_eq!(enc(&0x0102u16), [1, 2]);
@@ -241,6 +255,7 @@ macro_rules! boundaries_sort {
     })*};
 }
 
+/// Every integer type's boundary values encode in ascending byte order.
 #[test]
 fn integer_boundaries_sort() {
     boundaries_sort!(u8: [1], u16: [1], u32: [1], u64: [1], u128: [1]);
@@ -252,6 +267,8 @@ fn reason<T: Debug>(result: Result<T, KeyDecodeError>) -> KeyDecodeReason {
     result.expect_err("decoding should fail").reason
 }
 
+/// Fixed-width keys of the wrong length, and trailing bytes after a tuple, are decode errors naming
+/// the lengths.
 #[test]
 fn wrong_lengths_are_errors() {
     let wrong = |expected, found| KeyDecodeReason::WrongLength { expected, found };
@@ -275,6 +292,7 @@ fn wrong_lengths_are_errors() {
     );
 }
 
+/// A `bool` byte other than 0 or 1 is a decode error naming the byte.
 #[test]
 fn bool_byte_other_than_0_or_1_is_an_error() {
     assert_eq!(
@@ -287,6 +305,7 @@ fn bool_byte_other_than_0_or_1_is_an_error() {
     );
 }
 
+/// Invalid UTF-8 in a `String` key is a decode error (the same bytes are a valid byte string).
 #[test]
 fn invalid_utf8_is_an_error() {
     assert_eq!(
@@ -305,6 +324,7 @@ fn invalid_utf8_is_an_error() {
     assert_eq!(Vec::<u8>::from_key_bytes(&[0xff]), Ok(vec![0xff]));
 }
 
+/// Variable-length parts without their terminator or with a bad escape are decode errors.
 #[test]
 fn malformed_variable_parts_are_errors() {
     let read = |bytes: &[u8]| reason(Vec::<u8>::read_key_part(&mut &bytes[..]));
@@ -315,6 +335,7 @@ fn malformed_variable_parts_are_errors() {
     assert_eq!(read(b"a\0\x05\0\0"), KeyDecodeReason::InvalidEscape(5));
 }
 
+/// Key decode errors are `Send + Sync + Clone`, name the expected type and say what was wrong.
 #[test]
 fn errors_are_descriptive_and_thread_safe() {
     fn assert_error<E: std::error::Error + Clone + PartialEq + Send + Sync + 'static>() {}
@@ -330,6 +351,7 @@ fn errors_are_descriptive_and_thread_safe() {
     assert!(err.to_string().contains("0x02"), "{err}");
 }
 
+/// String and byte keys are encoded as themselves, borrowed, without touching the arena.
 #[test]
 fn unsized_keys_are_zero_copy() {
     let mut arena = KeyArena::new();
@@ -376,6 +398,7 @@ fn fixed_size_keys_do_not_spill() {
     assert_inline((i128::MIN, true, [0xffu8; 15]), 32);
 }
 
+/// The arena spills to the heap past its inline capacity and keeps that capacity across `clear`.
 #[test]
 fn arena_spills_past_inline_capacity_and_keeps_capacity_on_clear() {
     let mut arena = KeyArena::new();

@@ -9,6 +9,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use common::{User, on_every_engine, temp_redb, user};
 use zerotable::{Error, Storage};
 
+/// A panic in a get's reader, a fold step, a filter or a batch's producer propagates with the
+/// caller's own payload, the panicking batch stores nothing, and the storage keeps working, on
+/// every engine.
 #[test]
 fn a_panic_in_get_or_scan_propagates_and_storage_stays_usable() {
     on_every_engine(|engine, storage| {
@@ -81,8 +84,8 @@ fn misbehave(storage: &Storage) -> Vec<u64> {
 
     // An explicit transaction dropped during a panic.
     let unwound = catch_unwind(AssertUnwindSafe(|| {
-        let mut tx = storage.begin_write().unwrap();
-        users.put_in(&mut tx, &102, &user(102)).unwrap();
+        let tx = storage.begin_write().unwrap();
+        users.put_in(&tx, &102, &user(102)).unwrap();
         panic!("holder crashed");
     }));
     assert!(unwound.is_err());
@@ -111,6 +114,8 @@ fn ids(storage: &Storage) -> Vec<u64> {
         .unwrap()
 }
 
+/// After transactions, updates and scans whose closures failed or panicked, exactly the
+/// acknowledged writes are stored, on every engine.
 #[test]
 fn misbehaving_closures_leave_exactly_the_acknowledged_writes() {
     on_every_engine(|engine, storage| {
@@ -119,6 +124,8 @@ fn misbehaving_closures_leave_exactly_the_acknowledged_writes() {
     });
 }
 
+/// The same on a redb file after reopening it: nothing half-written reached the disk, and the
+/// reopened file takes writes.
 #[test]
 fn after_misbehaving_closures_a_reopened_file_holds_exactly_the_acknowledged_writes() {
     let (_dir, path) = temp_redb();

@@ -18,7 +18,7 @@ use std::time::Duration;
 use std::{fs, io, thread};
 
 use tempfile::TempDir;
-use zerotable::{Error, Storage};
+use zerotable::{EngineError, EngineErrorKind, Error, Operation, Storage};
 
 /// The environment variable that makes [`child_process_helper`] act; its value is the role.
 const CHILD_ROLE: &str = "ZEROTABLE_OPEN_ERRORS_CHILD";
@@ -40,28 +40,59 @@ fn open(path: &Path) -> zerotable::Result<Storage> {
         .unwrap_or_else(|_| panic!("Storage::open panicked on {}", path.display()))
 }
 
-/// Asserts `result` is `Error::Open` for `path`, and returns redb's error behind it.
-fn open_error(result: zerotable::Result<Storage>, path: &Path) -> redb::Error {
+/// Asserts `result` is `Error::Open` for `path` whose message shows the path, the first cause
+/// and, for kinds that have one, the hint; returns the engine's error behind it.
+fn open_error(result: zerotable::Result<Storage>, path: &Path) -> EngineError {
     let err = match result {
         Ok(_) => panic!("{} opened", path.display()),
         Err(err) => err,
     };
+    let message = err.to_string();
+    assert_eq!(err.operation(), Some(Operation::Open), "{err:?}");
     match err {
         Error::Open {
-            path: reported,
+            location: reported,
             source,
         } => {
-            assert_eq!(reported, path, "the error names the path opened");
-            *source
-                .downcast::<redb::Error>()
-                .expect("the source of Error::Open is a redb::Error")
+            assert_eq!(
+                reported,
+                path.display().to_string(),
+                "the error names the path opened"
+            );
+            assert!(
+                message.contains(&reported),
+                "the message names the path: {message}"
+            );
+            assert!(
+                message.contains(&source.to_string()),
+                "the message shows the cause {source}: {message}"
+            );
+            assert!(
+                message.contains(source.kind().describe()),
+                "the message names the kind: {message}"
+            );
+            if let Some(hint) = source.kind().hint() {
+                assert!(
+                    message.contains(hint),
+                    "the message has the hint: {message}"
+                );
+            }
+            source
         }
         other => panic!("expected Error::Open, got {other:?}"),
     }
 }
 
-fn io_kind(err: &redb::Error) -> Option<io::ErrorKind> {
-    match err {
+/// The redb error behind an engine error.
+fn redb_cause(err: &EngineError) -> &redb::Error {
+    err.cause()
+        .and_then(|cause| cause.downcast_ref::<redb::Error>())
+        .unwrap_or_else(|| panic!("the cause of the open error is a redb::Error: {err:?}"))
+}
+
+/// The kind of the io error behind an engine error whose cause is `redb::Error::Io`.
+fn io_kind(err: &EngineError) -> Option<io::ErrorKind> {
+    match redb_cause(err) {
         redb::Error::Io(io) => Some(io.kind()),
         _ => None,
     }
@@ -95,7 +126,7 @@ fn garbage(len: usize) -> Vec<u8> {
 }
 
 /// Writes `content` to a file in `dir`, opens it, and checks the refusal left it untouched.
-fn refused(dir: &Path, name: &str, content: &[u8]) -> redb::Error {
+fn refused(dir: &Path, name: &str, content: &[u8]) -> EngineError {
     let path = dir.join(name);
     fs::write(&path, content).unwrap();
     let err = open_error(open(&path), &path);
@@ -106,6 +137,8 @@ fn refused(dir: &Path, name: &str, content: &[u8]) -> redb::Error {
     err
 }
 
+/// A file that is not a redb file (garbage, text, one byte) is refused with `Error::Open`, and
+/// the refusal leaves it untouched.
 #[test]
 fn a_file_of_garbage_bytes_is_refused_with_error_open_and_left_untouched() {
     let dir = TempDir::new().unwrap();
@@ -115,7 +148,9 @@ fn a_file_of_garbage_bytes_is_refused_with_error_open_and_left_untouched() {
         ("one-byte.redb", vec![0xFF]),
     ] {
         let err = refused(dir.path(), name, &content);
-        // redb checks its magic number first: not a redb file at all.
+        // redb checks its magic number first: not a redb file at all. redb reports that as
+        // invalid data (an `io::Error`), which zerotable classifies as a damaged file.
+        assert_eq!(err.kind(), EngineErrorKind::Corrupted, "{name}: {err:?}");
         assert_eq!(
             io_kind(&err),
             Some(io::ErrorKind::InvalidData),
@@ -124,37 +159,52 @@ fn a_file_of_garbage_bytes_is_refused_with_error_open_and_left_untouched() {
     }
 }
 
+/// A database file cut short (inside the header, or shorter than its layout) is refused with
+/// `Error::Open` and left untouched.
 #[test]
 fn a_truncated_database_file_is_refused_with_error_open_and_left_untouched() {
     let dir = TempDir::new().unwrap();
     let (_, bytes) = real_database(dir.path());
     // The first 100 bytes: the magic number, then the header cut short.
     let err = refused(dir.path(), "header-100.redb", &bytes[..100]);
+    // redb reads the header with a short read: an I/O error (`UnexpectedEof`), kind Io.
+    assert_eq!(err.kind(), EngineErrorKind::Io, "{err:?}");
     assert_eq!(io_kind(&err), Some(io::ErrorKind::UnexpectedEof), "{err:?}");
     // A whole header, but the file shorter than the layout it describes.
     for (name, len) in [("page.redb", 4096), ("half.redb", bytes.len() / 2)] {
         let err = refused(dir.path(), name, &bytes[..len]);
-        assert!(matches!(err, redb::Error::Corrupted(_)), "{name}: {err:?}");
+        assert_eq!(err.kind(), EngineErrorKind::Corrupted, "{name}: {err:?}");
+        assert!(
+            matches!(redb_cause(&err), redb::Error::Corrupted(_)),
+            "{name}: {err:?}"
+        );
     }
     // The magic number and then nonsense.
     let mut magic_then_garbage = bytes[..9].to_vec();
     magic_then_garbage.extend(garbage(64 * 1024));
     let err = refused(dir.path(), "magic.redb", &magic_then_garbage);
-    assert!(matches!(err, redb::Error::Corrupted(_)), "{err:?}");
+    assert_eq!(err.kind(), EngineErrorKind::Corrupted, "{err:?}");
+    assert!(
+        matches!(redb_cause(&err), redb::Error::Corrupted(_)),
+        "{err:?}"
+    );
 }
 
 /// redb 4.5 panics (`unreachable!()` in `Btree::get_helper`, reached from `Database::new` →
 /// `get_allocator_state_table`) on a file whose header is intact and says it was closed cleanly,
-/// but whose pages are zeroed; `Storage::open` turns that into `Error::Open`.
+/// but whose pages are zeroed; `Storage::open` turns that into `Error::Open` of kind
+/// `Corrupted`.
 #[test]
 fn a_file_with_an_intact_header_and_zeroed_pages_is_refused_not_a_panic() {
     let dir = TempDir::new().unwrap();
     let (_, bytes) = real_database(dir.path());
     let mut zeroed = bytes[..512].to_vec();
     zeroed.resize(bytes.len(), 0);
-    refused(dir.path(), "zeroed.redb", &zeroed);
+    let err = refused(dir.path(), "zeroed.redb", &zeroed);
+    assert_eq!(err.kind(), EngineErrorKind::Corrupted, "{err:?}");
 }
 
+/// An empty file is not an error: it becomes a new database.
 #[test]
 fn an_empty_file_is_not_an_error_but_becomes_a_new_database() {
     // redb's documented rule: a missing or empty file is initialized.
@@ -167,6 +217,8 @@ fn an_empty_file_is_not_an_error_but_becomes_a_new_database() {
     assert_eq!(table.len().unwrap(), 1);
 }
 
+/// A path in a directory that does not exist is refused with an I/O error (`NotFound`), and
+/// nothing is created.
 #[test]
 fn a_path_in_a_missing_directory_is_refused_with_error_open_not_found() {
     let dir = TempDir::new().unwrap();
@@ -177,17 +229,22 @@ fn a_path_in_a_missing_directory_is_refused_with_error_open_not_found() {
         .join("dir")
         .join("db.redb");
     let err = open_error(open(&path), &path);
+    assert_eq!(err.kind(), EngineErrorKind::Io, "{err:?}");
     assert_eq!(io_kind(&err), Some(io::ErrorKind::NotFound), "{err:?}");
     assert!(!dir.path().join("no").exists(), "nothing was created");
 }
 
+/// A directory given as the database file is refused with an I/O error.
 #[test]
 fn a_directory_given_as_the_file_is_refused_with_error_open() {
     let dir = TempDir::new().unwrap();
     let err = open_error(open(dir.path()), dir.path());
-    assert!(matches!(err, redb::Error::Io(_)), "{err:?}");
+    assert_eq!(err.kind(), EngineErrorKind::Io, "{err:?}");
+    assert!(matches!(redb_cause(&err), redb::Error::Io(_)), "{err:?}");
 }
 
+/// A second open of a file this process holds is refused with `AlreadyOpen`, without
+/// disturbing the first handle; once that is dropped the file opens.
 #[test]
 fn the_same_file_opened_twice_in_one_process_is_refused_with_database_already_open() {
     let dir = TempDir::new().unwrap();
@@ -197,7 +254,11 @@ fn the_same_file_opened_twice_in_one_process_is_refused_with_database_already_op
     table.put(&1, b"first").unwrap();
 
     let err = open_error(open(&path), &path);
-    assert!(matches!(err, redb::Error::DatabaseAlreadyOpen), "{err:?}");
+    assert_eq!(err.kind(), EngineErrorKind::AlreadyOpen, "{err:?}");
+    assert!(
+        matches!(redb_cause(&err), redb::Error::DatabaseAlreadyOpen),
+        "{err:?}"
+    );
     // The refusal did not disturb the first handle.
     table.put(&2, b"still works").unwrap();
     assert_eq!(table.len().unwrap(), 2);
@@ -205,6 +266,46 @@ fn the_same_file_opened_twice_in_one_process_is_refused_with_database_already_op
     drop(table);
     drop(first);
     let again = open(&path).expect("open once the first handle is gone");
+    assert_eq!(again.raw_table::<u64>("rows").unwrap().len().unwrap(), 2);
+}
+
+/// A `Table` keeps its database open after the `Storage` it came from is dropped: opening the
+/// file again is refused with `AlreadyOpen`, and the message says that tables keep the database
+/// open. Once the table is dropped too, the file opens.
+#[test]
+fn a_table_outliving_its_storage_keeps_the_file_open_and_the_refusal_says_so() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("kept.redb");
+    let storage = open(&path).unwrap();
+    let table = storage.raw_table::<u64>("rows").unwrap();
+    table.put(&1, b"kept").unwrap();
+    drop(storage);
+
+    let refused = open(&path);
+    let message = match &refused {
+        Ok(_) => panic!("opened while a table holds the file"),
+        Err(err) => err.to_string(),
+    };
+    let err = open_error(refused, &path);
+    assert_eq!(err.kind(), EngineErrorKind::AlreadyOpen, "{err:?}");
+    assert!(
+        matches!(redb_cause(&err), redb::Error::DatabaseAlreadyOpen),
+        "{err:?}"
+    );
+    assert!(
+        message.contains("database already open"),
+        "the message names the cause: {message}"
+    );
+    assert!(
+        message.contains("tables keep their database open"),
+        "the message says tables keep the database open: {message}"
+    );
+    // The table still works: it holds the database, not a dead handle.
+    table.put(&2, b"still works").unwrap();
+    assert_eq!(table.len().unwrap(), 2);
+
+    drop(table);
+    let again = open(&path).expect("open once the table is gone");
     assert_eq!(again.raw_table::<u64>("rows").unwrap().len().unwrap(), 2);
 }
 
@@ -242,6 +343,8 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
     receive.recv_timeout(limit).ok()
 }
 
+/// A file another process holds is refused at once (no hang) with `AlreadyOpen`; once that
+/// process is killed the file opens with its acknowledged commit.
 #[test]
 fn a_file_held_open_by_another_process_is_refused_at_once_and_opens_after_it_dies() {
     let dir = TempDir::new().unwrap();
@@ -274,7 +377,11 @@ fn a_file_held_open_by_another_process_is_refused_at_once_and_opens_after_it_die
     };
     let result = opened.expect("Storage::open hung on a file held by another process");
     let err = open_error(result.map(|()| Storage::in_memory()), &path);
-    assert!(matches!(err, redb::Error::DatabaseAlreadyOpen), "{err:?}");
+    assert_eq!(err.kind(), EngineErrorKind::AlreadyOpen, "{err:?}");
+    assert!(
+        matches!(redb_cause(&err), redb::Error::DatabaseAlreadyOpen),
+        "{err:?}"
+    );
 
     // Killed, not closed: the lock goes with the process, the acknowledged commit stays.
     child.0.kill().expect("kill the child");
@@ -299,6 +406,7 @@ fn writes_ignore_permission_bits(path: &Path) -> bool {
 fn check_read_only(file: &Path, dir: &Path) {
     let before = fs::read(file).unwrap();
     let err = open_error(open(file), file);
+    assert_eq!(err.kind(), EngineErrorKind::Io, "{err:?}");
     assert_eq!(
         io_kind(&err),
         Some(io::ErrorKind::PermissionDenied),
@@ -311,6 +419,7 @@ fn check_read_only(file: &Path, dir: &Path) {
 
     let new = dir.join("new.redb");
     let err = open_error(open(&new), &new);
+    assert_eq!(err.kind(), EngineErrorKind::Io, "{err:?}");
     assert_eq!(
         io_kind(&err),
         Some(io::ErrorKind::PermissionDenied),
@@ -319,6 +428,8 @@ fn check_read_only(file: &Path, dir: &Path) {
     assert!(!new.exists(), "nothing was created");
 }
 
+/// A read-only file, and a new file in a read-only directory, are refused with an I/O error
+/// (`PermissionDenied`), changing and creating nothing.
 #[test]
 fn a_read_only_file_or_directory_is_refused_with_error_open_permission_denied() {
     let dir = TempDir::new().unwrap();

@@ -4,8 +4,10 @@ mod common;
 
 use common::{Session, User, monster_bytes, temp_redb, user};
 use zerotable::schemas::Monster;
-use zerotable::{Durability, RedbOptions, Storage};
+use zerotable::{Durability, EngineErrorKind, RedbEngine, RedbOptions, Storage};
 
+/// Every kind of table (rkyv, borrowed rkyv, FlatBuffers, raw) keeps its committed puts and
+/// deletes across a drop and reopen of the file.
 #[test]
 fn every_value_kind_survives_reopen() {
     let (_dir, path) = temp_redb();
@@ -62,6 +64,8 @@ fn every_value_kind_survives_reopen() {
     assert_eq!(cache.get("k", |v| v.to_vec()).unwrap(), Some(b"v".to_vec()));
 }
 
+/// `RedbEngine::open_with` options are accepted, and commits made without fsync
+/// (`Durability::None`) are on disk after the storage is dropped cleanly.
 #[test]
 fn options_apply_and_data_written_without_fsync_is_readable_after_clean_close() {
     let (_dir, path) = temp_redb();
@@ -69,24 +73,30 @@ fn options_apply_and_data_written_without_fsync_is_readable_after_clean_close() 
         .cache_size(8 << 20)
         .durability(Durability::None);
     {
-        let storage = Storage::open_with(&path, options.clone()).unwrap();
+        let storage = Storage::new(RedbEngine::open_with(&path, options.clone()).unwrap());
         let users = storage.rkyv_table::<u64, User>("users").unwrap();
         for i in 0..100 {
             users.put(&i, &user(i)).unwrap();
         }
     }
     // redb makes non-durable commits durable when the database is dropped cleanly.
-    let storage = Storage::open_with(&path, options).unwrap();
+    let storage = Storage::new(RedbEngine::open_with(&path, options).unwrap());
     let users = storage.rkyv_table::<u64, User>("users").unwrap();
     assert_eq!(users.len().unwrap(), 100);
 }
 
+/// A file that is not a redb database is refused with `Error::Open` naming the path.
 #[test]
 fn opening_a_file_that_is_not_a_database_is_an_open_error() {
     let (_dir, path) = temp_redb();
     std::fs::write(&path, vec![0x42; 4096]).unwrap();
     match Storage::open(&path) {
-        Err(zerotable::Error::Open { path: p, .. }) => assert_eq!(p, path),
+        Err(zerotable::Error::Open { location, source }) => {
+            assert_eq!(location, path.display().to_string());
+            // redb reads the magic number first and reports a file without it as invalid
+            // data, which zerotable classifies as a damaged file.
+            assert_eq!(source.kind(), EngineErrorKind::Corrupted, "{source}");
+        }
         other => panic!("expected Open error, got {other:?}"),
     }
 }

@@ -1,7 +1,7 @@
 //! Typed range and prefix scans agree with a `BTreeMap` model: every range form, both
 //! directions, every consumer, seeks with an early stop, empty and inverted ranges, prefixes of
 //! 2- and 3-tuples (including NUL bytes and strings that are prefixes of each other), and scans
-//! inside write transactions and snapshots. Randomized cases compare on both engines.
+//! inside write transactions and snapshots. Randomized cases compare on every engine.
 
 mod common;
 
@@ -10,13 +10,10 @@ use std::fmt::Debug;
 use std::ops::Bound::{self, Excluded, Included, Unbounded};
 use std::ops::{ControlFlow, RangeBounds};
 
-use common::{on_every_engine, temp_redb};
+use common::on_every_engine;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use zerotable::{
-    Durability, Error, FromKeyBytes, IntoKeyBytes, RawSerializer, RawTable, RedbOptions, Scanner,
-    Storage,
-};
+use zerotable::{Error, FromKeyBytes, IntoKeyBytes, RawSerializer, RawTable, Scanner, Storage};
 
 type Model<K> = BTreeMap<K, Vec<u8>>;
 type Entries<K> = Vec<(K, Vec<u8>)>;
@@ -71,14 +68,19 @@ fn reversed<T>(mut items: Vec<T>) -> Vec<T> {
     items
 }
 
-/// A fresh in-memory storage and a fresh redb file without fsync, for randomized cases.
+/// A fresh storage of every engine (the one engine list, commits not fsynced where the engine
+/// allows it), for randomized cases that report failures instead of panicking.
 fn on_fresh_engines(
     mut body: impl FnMut(&str, &Storage) -> Result<(), TestCaseError>,
 ) -> Result<(), TestCaseError> {
-    body("memory", &Storage::in_memory())?;
-    let (_dir, path) = temp_redb();
-    let options = RedbOptions::default().durability(Durability::None);
-    body("redb", &Storage::open_with(&path, options).unwrap())
+    for harness in zerotable::testing::builtin_harnesses() {
+        let instance = harness.fresh_fast();
+        body(
+            harness.name(),
+            &Storage::from_arc(instance.engine().clone()),
+        )?;
+    }
+    Ok(())
 }
 
 /// `table.range($range)` forwards and reversed equals `model.range($range)`.
@@ -168,6 +170,8 @@ const U64_KEYS: [u64; 15] = [
     u64::MAX,
 ];
 
+/// Every form of `u64` range (half-open, inclusive, open-ended, explicit bounds, by reference)
+/// visits what a `BTreeMap` does, in both directions.
 #[test]
 fn u64_typed_ranges_match_the_model() {
     on_every_engine(|engine, storage| {
@@ -195,6 +199,8 @@ fn u64_typed_ranges_match_the_model() {
     });
 }
 
+/// `i64` keys scan in numeric order (negatives first) and every range over them matches the model;
+/// inverted ones visit nothing.
 #[test]
 #[allow(clippy::reversed_empty_ranges)] // inverted ranges on purpose: they must visit nothing
 fn i64_ranges_order_negative_numbers_first() {
@@ -258,6 +264,8 @@ const STRING_KEYS: [&str; 14] = [
     "\u{10FFFF}",
 ];
 
+/// `String` ranges with owned or borrowed (`str`) bounds match the model, NUL bytes and multi-byte
+/// characters included.
 #[test]
 fn string_ranges_with_owned_and_borrowed_bounds() {
     on_every_engine(|engine, storage| {
@@ -302,6 +310,8 @@ fn string_ranges_with_owned_and_borrowed_bounds() {
     });
 }
 
+/// Empty and inverted ranges visit nothing (and do not panic) with every consumer, also on a
+/// never-written table.
 #[test]
 #[allow(clippy::reversed_empty_ranges)] // inverted ranges on purpose: they must visit nothing
 fn empty_and_inverted_ranges_visit_nothing() {
@@ -337,6 +347,8 @@ fn empty_and_inverted_ranges_visit_nothing() {
     });
 }
 
+/// `fold`, `for_each`, `filter_map`, `try_for_each` and `scan_with` visit exactly the model's
+/// entries, in order, both directions.
 #[test]
 fn every_consumer_agrees_with_the_model_in_both_directions() {
     on_every_engine(|engine, storage| {
@@ -448,6 +460,8 @@ fn seek(t: &RawTable<u64>, start: u64, n: usize, reverse: bool) -> (Vec<u64>, us
     (keys, visits)
 }
 
+/// A range scan seeks to its start and an early `Break` stops it right after the wanted entries,
+/// which makes paging work.
 #[test]
 fn seek_then_stop_after_n() {
     on_every_engine(|engine, storage| {
@@ -502,6 +516,8 @@ fn seek_then_stop_after_n() {
 /// Strings that are prefixes of one another, with and without NUL bytes.
 const PREFIX_STRINGS: [&str; 9] = ["", "\0", "\0\0", "a", "a\0", "a\0\0", "a\0b", "ab", "b"];
 
+/// A one-element prefix of a pair key selects exactly the keys with that first element, even for
+/// strings that prefix each other.
 #[test]
 fn prefixes_of_pairs_select_exactly_the_first_element() {
     on_every_engine(|engine, storage| {
@@ -533,6 +549,8 @@ fn prefixes_of_pairs_select_exactly_the_first_element() {
     });
 }
 
+/// One- and two-element prefixes of triple keys select exactly the matching keys, both directions,
+/// with early stops.
 #[test]
 fn prefixes_of_triples_by_one_and_two_elements() {
     on_every_engine(|engine, storage| {
@@ -596,6 +614,8 @@ fn prefixes_of_triples_by_one_and_two_elements() {
     });
 }
 
+/// Range, scan and prefix scans inside a write transaction see its uncommitted writes; nobody else
+/// does, and a rollback leaves the committed state.
 #[test]
 #[allow(clippy::reversed_empty_ranges)] // inverted ranges on purpose: they must visit nothing
 fn scans_in_a_write_transaction_see_its_uncommitted_writes() {
@@ -684,6 +704,7 @@ fn scans_in_a_write_transaction_see_its_uncommitted_writes() {
     });
 }
 
+/// Scans in a snapshot ignore commits made after it began, even from inside its own closure.
 #[test]
 fn scans_in_a_snapshot_ignore_later_commits() {
     on_every_engine(|engine, storage| {
@@ -829,6 +850,8 @@ fn limit() -> impl Strategy<Value = Option<usize>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
+    /// Random `u64` ranges, either direction, stopped early or not, match the model on every
+    /// engine.
     #[test]
     fn random_u64_ranges_match_the_model(
         keys in prop::collection::btree_set(u64_key(), 0..40),
@@ -840,6 +863,8 @@ proptest! {
         check_random_range(&keys, (start, end), reverse, limit)?;
     }
 
+    /// Random `i64` ranges, either direction, stopped early or not, match the model on every
+    /// engine.
     #[test]
     fn random_i64_ranges_match_the_model(
         keys in prop::collection::btree_set(i64_key(), 0..40),
@@ -851,6 +876,8 @@ proptest! {
         check_random_range(&keys, (start, end), reverse, limit)?;
     }
 
+    /// Random `String` ranges (NUL and multi-byte characters), either direction, match the model on
+    /// every engine.
     #[test]
     fn random_string_ranges_match_the_model(
         keys in prop::collection::btree_set(short_string(), 0..40),
@@ -862,6 +889,7 @@ proptest! {
         check_random_range(&keys, (start, end), reverse, limit)?;
     }
 
+    /// Random one-element prefixes of `(String, u64)` keys select exactly the model's matches.
     #[test]
     fn random_pair_prefixes_match_the_model(
         keys in prop::collection::btree_set((short_string(), 0u64..4), 0..40),
@@ -887,6 +915,7 @@ proptest! {
         })?;
     }
 
+    /// Random one- and two-element prefixes of triple keys select exactly the model's matches.
     #[test]
     fn random_triple_prefixes_match_the_model(
         keys in prop::collection::btree_set(

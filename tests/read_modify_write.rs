@@ -16,6 +16,7 @@ fn read(counters: &RkyvTable<String, u64>, key: &str) -> Option<u64> {
     counters.get(key, |v| v.to_native()).unwrap()
 }
 
+/// `update` on an absent key calls its closure once with `None` and inserts what it returns.
 #[test]
 fn update_inserts_when_absent() {
     on_every_engine(|engine, storage| {
@@ -35,6 +36,8 @@ fn update_inserts_when_absent() {
     });
 }
 
+/// `update` hands the closure the current stored view and stores the replacement it builds (rkyv
+/// and raw tables).
 #[test]
 fn update_modifies_from_the_current_view() {
     on_every_engine(|engine, storage| {
@@ -88,6 +91,7 @@ fn update_modifies_from_the_current_view() {
     });
 }
 
+/// `update` whose closure returns `None` deletes the key (or leaves it absent) and reports `false`.
 #[test]
 fn update_returning_none_deletes() {
     on_every_engine(|engine, storage| {
@@ -134,6 +138,8 @@ fn update_returning_none_deletes() {
     });
 }
 
+/// `compare_and_swap` swaps (or deletes) only when the current value encodes to the expected bytes,
+/// absent matching `None`.
 #[test]
 fn compare_and_swap_succeeds_only_on_a_match() {
     on_every_engine(|engine, storage| {
@@ -222,6 +228,7 @@ fn compare_and_swap_succeeds_only_on_a_match() {
     });
 }
 
+/// `get_or_insert` calls `make` only for an absent key and reads back the stored value either way.
 #[test]
 fn get_or_insert_makes_the_value_only_when_absent() {
     on_every_engine(|engine, storage| {
@@ -272,6 +279,7 @@ fn get_or_insert_makes_the_value_only_when_absent() {
 const THREADS: u64 = 4;
 const ROUNDS: u64 = 1_000;
 
+/// Concurrent `update`s from several threads lose no increment.
 #[test]
 fn racing_updates_lose_no_increment() {
     on_every_fast_engine(|engine, storage| {
@@ -293,6 +301,7 @@ fn racing_updates_lose_no_increment() {
     });
 }
 
+/// Concurrent `compare_and_swap` retry loops lose no increment.
 #[test]
 fn racing_compare_and_swap_retry_loops_lose_no_increment() {
     on_every_fast_engine(|engine, storage| {
@@ -326,6 +335,8 @@ fn racing_compare_and_swap_retry_loops_lose_no_increment() {
     });
 }
 
+/// A panic inside `update` or `get_or_insert` propagates, changes nothing (also in an enclosing
+/// transaction) and releases the writer.
 #[test]
 fn a_panic_in_update_leaves_the_value_and_storage_usable() {
     on_every_engine(|engine, storage| {
@@ -383,6 +394,7 @@ fn a_panic_in_update_leaves_the_value_and_storage_usable() {
     });
 }
 
+/// `update_in` sees the transaction's earlier writes and rolls back or commits with it.
 #[test]
 fn update_in_rolls_back_with_its_transaction() {
     on_every_engine(|engine, storage| {
@@ -416,8 +428,8 @@ fn update_in_rolls_back_with_its_transaction() {
         assert!(log.is_empty().unwrap(), "{engine}");
 
         // Dropping an explicit transaction rolls back too.
-        let mut tx = storage.begin_write().unwrap();
-        assert!(counters.update_in(&mut tx, "n", |_| Some(100u64)).unwrap());
+        let tx = storage.begin_write().unwrap();
+        assert!(counters.update_in(&tx, "n", |_| Some(100u64)).unwrap());
         drop(tx);
         assert_eq!(read(&counters, "n"), Some(1), "{engine}");
 

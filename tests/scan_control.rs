@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 use common::{User, on_every_engine, user};
 use zerotable::Error;
 
+/// A scan visits signed keys in numeric order, not in the order they were written.
 #[test]
 fn scans_visit_in_natural_key_order() {
     on_every_engine(|engine, storage| {
@@ -25,6 +26,7 @@ fn scans_visit_in_natural_key_order() {
     });
 }
 
+/// A closure's error stops `for_each` and `fold` right there and comes back unchanged.
 #[test]
 fn a_closure_error_stops_the_scan_and_is_returned() {
     on_every_engine(|_, storage| {
@@ -59,6 +61,7 @@ fn a_closure_error_stops_the_scan_and_is_returned() {
     });
 }
 
+/// `try_for_each` stops at the first `ControlFlow::Break` and returns `Ok`.
 #[test]
 fn try_for_each_stops_early_without_error() {
     on_every_engine(|_, storage| {
@@ -80,6 +83,7 @@ fn try_for_each_stops_early_without_error() {
     });
 }
 
+/// An empty, never-written table reads, deletes and scans as empty, never as an error.
 #[test]
 fn empty_and_never_written_tables_scan_to_nothing() {
     on_every_engine(|_, storage| {

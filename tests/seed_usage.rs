@@ -5,6 +5,8 @@ mod common;
 use common::{Session, User, monster_bytes, on_every_engine, user};
 use zerotable::schemas::Monster;
 
+/// The usage the design card shows (each table kind, put/get/delete, batches, scans) works end to
+/// end on every engine.
 #[test]
 fn design_card_usage_works_on_every_engine() {
     on_every_engine(|engine, storage| {

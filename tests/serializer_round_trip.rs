@@ -5,6 +5,7 @@ mod common;
 use common::{Session, User, monster_bytes, on_every_engine, user};
 use zerotable::schemas::{Color, Monster};
 
+/// rkyv values deserialize back, field for field, to what was stored.
 #[test]
 fn rkyv_values_round_trip_every_field() {
     on_every_engine(|engine, storage| {
@@ -23,6 +24,7 @@ fn rkyv_values_round_trip_every_field() {
     });
 }
 
+/// `get_unchecked` reads the same values as the validating `get`, and `None` for an absent key.
 #[test]
 fn unchecked_rkyv_get_reads_the_same_values() {
     on_every_engine(|_, storage| {
@@ -38,6 +40,7 @@ fn unchecked_rkyv_get_reads_the_same_values() {
     });
 }
 
+/// Pre-archived rkyv bytes put through a borrowed table deserialize back to the original value.
 #[test]
 fn pre_archived_rkyv_bytes_round_trip() {
     on_every_engine(|_, storage| {
@@ -59,6 +62,8 @@ fn pre_archived_rkyv_bytes_round_trip() {
     });
 }
 
+/// FlatBuffers values read back with every field (strings, scalars, structs, enums, vectors)
+/// intact.
 #[test]
 fn flatbuffers_values_round_trip_every_field() {
     on_every_engine(|_, storage| {
@@ -88,6 +93,7 @@ fn flatbuffers_values_round_trip_every_field() {
     });
 }
 
+/// Raw byte values, empty and long, round-trip under string, tuple and byte-string keys.
 #[test]
 fn raw_values_round_trip_with_every_key_kind() {
     on_every_engine(|_, storage| {

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::{User, on_every_engine, user};
-use zerotable::{Durability, RkyvTable, Snapshot};
+use zerotable::{Durability, RkyvTable, Snapshot, WriteOptions};
 
 const ACCOUNTS: u64 = 8;
 const OPENING_BALANCE: u64 = 1_000;
@@ -20,13 +20,8 @@ type Balances = RkyvTable<u64, u64>;
 
 /// The sum of every balance in both tables, and the number of transfers made, as `snap` sees
 /// them. Read twice over to check the view does not move under the reader.
-fn audit(
-    snap: &mut Snapshot,
-    checking: &Balances,
-    savings: &Balances,
-    log: &Balances,
-) -> (u64, u64) {
-    let sum = |snap: &mut Snapshot| {
+fn audit(snap: &Snapshot, checking: &Balances, savings: &Balances, log: &Balances) -> (u64, u64) {
+    let sum = |snap: &Snapshot| {
         let a = checking
             .scan_in(snap)
             .fold(0, |sum, _, v| Ok(sum + v.to_native()))
@@ -54,6 +49,8 @@ fn audit(
     first
 }
 
+/// Every snapshot sees one consistent state of several tables (the total is kept) while transfers
+/// between them commit.
 #[test]
 fn every_snapshot_sees_the_same_total_while_transfers_between_two_tables_commit() {
     on_every_engine(|engine, storage| {
@@ -82,8 +79,8 @@ fn every_snapshot_sees_the_same_total_while_transfers_between_two_tables_commit(
                     let mut rounds = 0;
                     while !done.load(Ordering::Acquire) || rounds < 5 {
                         let (total, transfers) = if handle_form {
-                            let mut snap = storage.snapshot().unwrap();
-                            audit(&mut snap, checking, savings, log)
+                            let snap = storage.snapshot().unwrap();
+                            audit(&snap, checking, savings, log)
                         } else {
                             storage
                                 .read(|snap| Ok(audit(snap, checking, savings, log)))
@@ -106,7 +103,7 @@ fn every_snapshot_sees_the_same_total_while_transfers_between_two_tables_commit(
                     };
                     let (a, b) = (i % ACCOUNTS, (i * 3 + 1) % ACCOUNTS);
                     storage
-                        .write_with(Some(Durability::None), |tx| {
+                        .write_with(WriteOptions::durability(Durability::None), |tx| {
                             let have = from.get_in(tx, &a, |v| v.to_native())?.unwrap();
                             let amount = have.min(i % 97 + 1);
                             from.put_in(tx, &a, &(have - amount))?;
@@ -121,9 +118,9 @@ fn every_snapshot_sees_the_same_total_while_transfers_between_two_tables_commit(
             });
         });
 
-        let mut snap = storage.snapshot().unwrap();
+        let snap = storage.snapshot().unwrap();
         assert_eq!(
-            audit(&mut snap, &checking, &savings, &log),
+            audit(&snap, &checking, &savings, &log),
             (TOTAL, TRANSFERS),
             "{engine}"
         );
@@ -131,6 +128,8 @@ fn every_snapshot_sees_the_same_total_while_transfers_between_two_tables_commit(
     });
 }
 
+/// A snapshot sees every commit made before it began and none made after, including tables created
+/// later.
 #[test]
 fn a_snapshot_sees_writes_committed_before_it_and_none_after() {
     on_every_engine(|engine, storage| {
@@ -139,33 +138,30 @@ fn a_snapshot_sees_writes_committed_before_it_and_none_after() {
         users.put(&1, &user(1)).unwrap();
         notes.put("a", b"first").unwrap();
 
-        let mut before = storage.snapshot().unwrap();
+        let before = storage.snapshot().unwrap();
         users.put(&1, &user(100)).unwrap(); // replace: same key, new value
         users.put(&2, &user(2)).unwrap();
         assert!(notes.delete("a").unwrap());
         let late = storage.raw_table::<u64>("created_later").unwrap();
         late.put(&7, b"x").unwrap();
-        let mut after = storage.snapshot().unwrap();
+        let after = storage.snapshot().unwrap();
         storage.write(|tx| users.put_in(tx, &3, &user(3))).unwrap();
 
-        let name =
-            |snap: &mut Snapshot, id| users.get_in(snap, &id, |u| u.name.to_string()).unwrap();
-        assert_eq!(name(&mut before, 1).as_deref(), Some("user1"), "{engine}");
-        assert_eq!(name(&mut before, 2), None, "{engine}");
-        assert!(notes.contains_in(&mut before, "a").unwrap(), "{engine}");
-        assert_eq!(users.len_in(&mut before).unwrap(), 1, "{engine}");
+        let name = |snap: &Snapshot, id| users.get_in(snap, &id, |u| u.name.to_string()).unwrap();
+        assert_eq!(name(&before, 1).as_deref(), Some("user1"), "{engine}");
+        assert_eq!(name(&before, 2), None, "{engine}");
+        assert!(notes.contains_in(&before, "a").unwrap(), "{engine}");
+        assert_eq!(users.len_in(&before).unwrap(), 1, "{engine}");
         // A table created after the snapshot reads as empty in it, not as an error.
-        assert_eq!(late.len_in(&mut before).unwrap(), 0, "{engine}");
-        assert!(!late.contains_in(&mut before, &7).unwrap(), "{engine}");
+        assert_eq!(late.len_in(&before).unwrap(), 0, "{engine}");
+        assert!(!late.contains_in(&before, &7).unwrap(), "{engine}");
 
-        assert_eq!(name(&mut after, 1).as_deref(), Some("user100"), "{engine}");
-        assert_eq!(name(&mut after, 2).as_deref(), Some("user2"), "{engine}");
-        assert_eq!(name(&mut after, 3), None, "{engine}: committed after it");
-        assert!(!notes.contains_in(&mut after, "a").unwrap(), "{engine}");
-        assert!(late.contains_in(&mut after, &7).unwrap(), "{engine}");
-        let ids = users
-            .range_in(&mut after, 0..)
-            .filter_map(|id, _| Some(*id));
+        assert_eq!(name(&after, 1).as_deref(), Some("user100"), "{engine}");
+        assert_eq!(name(&after, 2).as_deref(), Some("user2"), "{engine}");
+        assert_eq!(name(&after, 3), None, "{engine}: committed after it");
+        assert!(!notes.contains_in(&after, "a").unwrap(), "{engine}");
+        assert!(late.contains_in(&after, &7).unwrap(), "{engine}");
+        let ids = users.range_in(&after, 0..).filter_map(|id, _| Some(*id));
         assert_eq!(ids.unwrap(), [1, 2], "{engine}");
 
         let now = storage.read(|snap| users.scan_in(snap).filter_map(|id, _| Some(*id)));
@@ -185,17 +181,18 @@ fn finishes_promptly(what: &str, write: impl FnOnce() + Send + 'static) {
         .unwrap_or_else(|_| panic!("{what}: writer blocked (or failed) while a snapshot was open"));
 }
 
+/// An open snapshot, even mid-scan, never blocks writers on other threads or on its own thread.
 #[test]
 fn an_open_snapshot_does_not_block_writers() {
     on_every_engine(|engine, storage| {
         let users: RkyvTable<u64, User> = storage.rkyv_table("users").unwrap();
         users.put_batch((0..10).map(|i| (i, user(i)))).unwrap();
 
-        let mut snap = storage.snapshot().unwrap();
-        assert_eq!(users.len_in(&mut snap).unwrap(), 10);
+        let snap = storage.snapshot().unwrap();
+        assert_eq!(users.len_in(&snap).unwrap(), 10);
         // In the middle of a scan of the snapshot, writers on another thread commit.
         let seen = users
-            .scan_in(&mut snap)
+            .scan_in(&snap)
             .fold(0u64, |n, id, _| {
                 if *id == 5 {
                     let (storage, users) = (storage.clone(), users.clone());
@@ -216,8 +213,8 @@ fn an_open_snapshot_does_not_block_writers() {
             })
             .unwrap();
         assert_eq!(seen, 10, "{engine}: the scan kept to its snapshot");
-        assert_eq!(users.len_in(&mut snap).unwrap(), 10, "{engine}");
-        assert!(users.contains_in(&mut snap, &0).unwrap(), "{engine}");
+        assert_eq!(users.len_in(&snap).unwrap(), 10, "{engine}");
+        assert!(users.contains_in(&snap, &0).unwrap(), "{engine}");
         assert_eq!(users.len().unwrap(), 10 - 1 + 2 + 50, "{engine}");
 
         // The closure form too, with the writer on the reading thread itself.
@@ -233,6 +230,7 @@ fn an_open_snapshot_does_not_block_writers() {
     });
 }
 
+/// A snapshot taken from a storage clone is `Send` and keeps its frozen view on another thread.
 #[test]
 fn snapshots_work_across_storage_clones_and_threads() {
     on_every_engine(|engine, storage| {
@@ -241,12 +239,9 @@ fn snapshots_work_across_storage_clones_and_threads() {
         let snap = storage.clone().snapshot().unwrap();
         users.put(&2, &user(2)).unwrap();
         // A snapshot is `Send`: another thread reads the same frozen view.
-        let len = thread::spawn(move || {
-            let mut snap = snap;
-            users.len_in(&mut snap).unwrap()
-        })
-        .join()
-        .unwrap();
+        let len = thread::spawn(move || users.len_in(&snap).unwrap())
+            .join()
+            .unwrap();
         assert_eq!(len, 1, "{engine}");
     });
 }

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use zerotable::{RkyvBytesTable, RkyvTable};
-use zerotable_fuzz::{Account, STORAGE, check_put, touch_account};
+use zerotable_fuzz::{Account, STORAGE, check_put, plant, touch_account};
 
 static TABLES: LazyLock<(RkyvBytesTable<u64, Account>, RkyvTable<u64, Account>)> =
     LazyLock::new(|| {
@@ -20,10 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let (borrowed, owned) = &*TABLES;
     if check_put(&STORAGE, borrowed, data, touch_account) {
         // The accepted bytes, stored under an owned table too, read the same.
-        STORAGE
-            .database()
-            .put(owned.name(), &7u64.to_be_bytes(), data)
-            .expect("plant");
+        plant(&STORAGE, owned.name(), &7u64.to_be_bytes(), data);
         let read = owned.get(&7, touch_account);
         assert!(
             matches!(read, Ok(Some(_))),

@@ -19,6 +19,7 @@ use zerotable::schemas::{
 };
 use zerotable::{
     Error, FromKeyBytes, IntoKeyBytes, KeyArena, RkyvSerializer, Storage, Table, ValueSerializer,
+    WriteOptions,
 };
 
 // ---- the rkyv record ----
@@ -316,6 +317,41 @@ pub const BAD: u64 = 1;
 /// One in-memory storage per fuzzing process, reused by every run.
 pub static STORAGE: LazyLock<Storage> = LazyLock::new(Storage::in_memory);
 
+/// Writes `value` under the encoded `key` of `table` behind the typed layer's back: an
+/// engine-level write in a transaction of its own.
+pub fn plant(storage: &Storage, table: &str, key: &[u8], value: &[u8]) {
+    storage
+        .engine()
+        .write(WriteOptions::DEFAULT, &mut |txn| txn.put(table, key, value))
+        .expect("plant");
+}
+
+/// Removes the encoded `key` of `table` behind the typed layer's back.
+pub fn unplant(storage: &Storage, table: &str, key: &[u8]) {
+    storage
+        .engine()
+        .write(WriteOptions::DEFAULT, &mut |txn| {
+            txn.delete(table, key).map(drop)
+        })
+        .expect("unplant");
+}
+
+/// The bytes stored under the encoded `key` of `table`, read behind the typed layer's back.
+pub fn raw_get(storage: &Storage, table: &str, key: &[u8]) -> Option<Vec<u8>> {
+    let mut stored = None;
+    storage
+        .engine()
+        .read(&mut |reader| {
+            reader.get(table, key, &mut |bytes| {
+                stored = Some(bytes.to_vec());
+                Ok(())
+            })?;
+            Ok(())
+        })
+        .expect("raw get");
+    stored
+}
+
 fn assert_corrupt<T: Debug>(result: zerotable::Result<T>, table: &str, format: &str) {
     match result {
         Err(Error::CorruptValue {
@@ -348,10 +384,7 @@ where
     F: Fn(S::Output<'_>) -> u64,
 {
     let name = table.name();
-    storage
-        .database()
-        .put(name, &BAD.to_be_bytes(), bytes)
-        .expect("plant");
+    plant(storage, name, &BAD.to_be_bytes(), bytes);
 
     let accepted = match table.get(&BAD, &touch) {
         Ok(found) => {
@@ -406,11 +439,7 @@ where
                 matches!(read, Ok(Some(_))),
                 "{name}: accepted bytes {bytes:02x?} do not read back: {read:?}"
             );
-            let mut stored = None;
-            storage
-                .database()
-                .get(name, &KEY.to_be_bytes(), &mut |b| stored = Some(b.to_vec()))
-                .expect("raw get");
+            let stored = raw_get(storage, name, &KEY.to_be_bytes());
             assert_eq!(
                 stored.as_deref(),
                 Some(bytes),
@@ -446,10 +475,7 @@ where
 {
     let table = storage.raw_table::<K>(name).expect("open");
     table.put(&valid, b"valid").expect("put");
-    storage
-        .database()
-        .put(name, key, b"planted")
-        .expect("plant");
+    plant(storage, name, key, b"planted");
     let result = table.scan_with(|s| {
         s.fold(Vec::new(), |mut keys, k, v| {
             keys.push((standalone(k), v.to_vec()));
@@ -473,5 +499,5 @@ where
         }
         Err(other) => panic!("{name}: expected Ok or KeyDecode, got {other:?}"),
     }
-    storage.database().delete(name, key).expect("unplant");
+    unplant(storage, name, key);
 }

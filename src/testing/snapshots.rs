@@ -1,7 +1,7 @@
 //! Conformance checks: snapshots — isolation from later commits, one state of every table,
 //! snapshots moved to other threads, many snapshots held at once.
 
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
 
@@ -9,7 +9,7 @@ use super::Mode;
 use super::support::{
     Model, PATIENCE, all, assert_unsupported, get_copy, model_all, names, on_thread_within, rows,
 };
-use crate::engine::{Durability, Engine, ReadOps, ReadTxn, WriteOptions, WriteTxn};
+use crate::engine::{Durability, Engine, KeyRange, ReadOps, ReadTxn, WriteOptions, WriteTxn};
 use crate::error::Result;
 
 /// Runs `body` in one write transaction on `engine` through `mode` (as
@@ -72,7 +72,11 @@ fn assert_state(snapshot: &dyn ReadOps, version: u8) {
         model_all(&t),
         "snapshot of version {version}: table t"
     );
-    assert_eq!(snapshot.len("t").unwrap(), t.len() as u64, "version {version}");
+    assert_eq!(
+        snapshot.len("t").unwrap(),
+        t.len() as u64,
+        "version {version}"
+    );
     assert_eq!(
         get_copy(snapshot, "u", b"version"),
         Some(vec![version]),
@@ -112,7 +116,7 @@ super::checks! {
                 assert!(txn.drop_table("doomed")?);
             } else {
                 assert_unsupported(txn.drop_table("doomed"), "drop_table");
-                assert_eq!(txn.delete_range("doomed", &crate::engine::KeyRange::ALL)?, 1);
+                assert_eq!(txn.delete_range("doomed", &KeyRange::ALL)?, 1);
             }
             Ok(())
         });
@@ -263,24 +267,24 @@ super::checks! {
         let (go_tx, go) = mpsc::channel::<()>();
         let (seen_tx, seen) = mpsc::channel();
         let reader = thread::spawn(move || {
-            let first = (all(&*snapshot, "t"), get_copy(&*snapshot, "u", b"x"));
-            seen_tx.send(first).unwrap();
+            let read = |snapshot: &dyn ReadOps| {
+                (all(snapshot, "t"), get_copy(snapshot, "u", b"x"), snapshot.len("t").unwrap())
+            };
+            seen_tx.send(read(&*snapshot)).unwrap();
             go.recv_timeout(PATIENCE).expect("the go signal");
-            let second = (all(&*snapshot, "t"), snapshot.len("t").unwrap());
-            seen_tx.send((second.0, Some(second.1.to_be_bytes().to_vec()))).unwrap();
+            seen_tx.send(read(&*snapshot)).unwrap();
             snapshot
         });
-        let (first, u) = recv_within(&seen, "the first read on the other thread");
-        assert_eq!(first, committed, "a moved snapshot must keep its state");
-        assert_eq!(u, Some(b"1".to_vec()));
+        let expected = (committed.clone(), Some(b"1".to_vec()), 2);
+        let first = recv_within(&seen, "the first read on the other thread");
+        assert_eq!(first, expected, "a moved snapshot must keep its state");
         f.write(|txn| {
             txn.put("t", b"b", b"changed")?;
             txn.put("u", b"x", b"changed")
         });
         go_tx.send(()).unwrap();
-        let (second, len) = recv_within(&seen, "the second read on the other thread");
-        assert_eq!(second, committed, "a commit during its life on another thread leaked in");
-        assert_eq!(len, Some(2u64.to_be_bytes().to_vec()));
+        let second = recv_within(&seen, "the second read on the other thread");
+        assert_eq!(second, expected, "a commit during its life on another thread leaked in");
         let snapshot: Box<dyn ReadTxn> = reader.join().expect("the reader thread");
 
         // Back on this thread, and on a third one: still the same state.
@@ -339,9 +343,21 @@ super::checks! {
         for (version, snapshot) in &snapshots {
             assert_state(&**snapshot, *version);
         }
-        // Each one from its own thread, all at once.
-        let snapshots: Vec<Arc<(u8, Box<dyn ReadTxn>)>> = snapshots.into_iter().map(Arc::new).collect();
-        let _ = snapshots; // `Box<dyn ReadTxn>` is Send but not Sync: move each instead.
+        // All at once, each moved to its own thread.
+        let done: Vec<mpsc::Receiver<()>> = snapshots
+            .into_iter()
+            .map(|(version, snapshot)| {
+                let (done_tx, done) = mpsc::channel();
+                thread::spawn(move || {
+                    assert_state(&*snapshot, version);
+                    let _ = done_tx.send(());
+                });
+                done
+            })
+            .collect();
+        for done in &done {
+            recv_within(done, "a snapshot read on its own thread");
+        }
         f.read(|reader| assert_state(reader, VERSIONS + 1));
         assert_eq!(f.get("u", b"version"), Some(vec![VERSIONS + 1]));
     }

@@ -19,7 +19,10 @@ fn table_admin(f: &Fixture) -> bool {
     f.read(|reader| {
         assert_unsupported(reader.list_tables(), "list_tables on a snapshot");
         assert_unsupported(reader.table_stats("t"), "table_stats on a snapshot");
-        assert_unsupported(reader.table_stats("missing"), "table_stats of a missing table");
+        assert_unsupported(
+            reader.table_stats("missing"),
+            "table_stats of a missing table",
+        );
     });
     f.write(|txn| {
         assert_unsupported(txn.list_tables(), "list_tables in a write transaction");
@@ -29,8 +32,15 @@ fn table_admin(f: &Fixture) -> bool {
         // The refusals leave the transaction usable.
         txn.put("t", b"k2", b"v2")
     });
-    assert_eq!(f.scan_all("t"), rows(&[("k", "v"), ("k2", "v2")]), "a refused drop_table changed the table");
-    assert!(f.scan_all("new").is_empty(), "a refused create_table wrote something");
+    assert_eq!(
+        f.scan_all("t"),
+        rows(&[("k", "v"), ("k2", "v2")]),
+        "a refused drop_table changed the table"
+    );
+    assert!(
+        f.scan_all("new").is_empty(),
+        "a refused create_table wrote something"
+    );
     false
 }
 

@@ -8,7 +8,8 @@ use flatbuffers::FlatBufferBuilder;
 use rkyv::rancor;
 use zerotable::schemas::{User, UserArgs, finish_user_buffer};
 use zerotable::{
-    FlatBuffersTable, RawTable, RedbOptions, RkyvTable, Storage, Table, ValueSerializer,
+    FlatBuffersTable, RawTable, RedbEngine, RedbOptions, RkyvTable, Storage, Table,
+    ValueSerializer,
 };
 
 use crate::data::ArchivedPerson;
@@ -44,11 +45,12 @@ fn open_redb(dir: &Path, durability: Durability) -> Storage {
         Durability::Immediate => zerotable::Durability::Immediate,
         Durability::None => zerotable::Durability::None,
     };
-    Storage::open_with(
+    let engine = RedbEngine::open_with(
         dir.join("zerotable.redb"),
         RedbOptions::default().durability(durability),
     )
-    .expect("open zerotable.redb")
+    .expect("open zerotable.redb");
+    Storage::new(engine)
 }
 
 impl Zerotable {
@@ -288,14 +290,17 @@ impl Contender for Zerotable {
     }
 
     fn size_on_disk(&mut self) -> u64 {
-        self.storage
-            .size_on_disk()
-            .expect("size_on_disk")
-            .unwrap_or(0)
+        // The memory engine has no size on disk (it says so: capability off).
+        if !self.storage.capabilities().size_on_disk {
+            return 0;
+        }
+        self.storage.size_on_disk().expect("size_on_disk")
     }
 
     fn compact(&mut self) {
-        self.storage.compact().expect("compact");
+        if self.storage.capabilities().compact {
+            self.storage.compact().expect("compact");
+        }
     }
 
     fn reader(&self) -> Box<dyn FnMut(u64) -> Option<f64> + Send> {
