@@ -57,8 +57,10 @@ pub enum EngineErrorKind {
     CommitOutcomeUnknown,
     /// The engine does not offer this operation (see [`Capabilities`](crate::Capabilities)).
     Unsupported,
-    /// The table is being read inside this same transaction (a scan or a read callback over it
-    /// is still running) and cannot be written or dropped until that read ends.
+    /// What the operation needs is in use: the table is being read inside this same
+    /// transaction (a scan or a read callback over it is still running) and cannot be written
+    /// or dropped until that read ends; or, for compaction and integrity checks, transactions
+    /// are still open.
     InUse,
     /// A size or count beyond what the engine can hold (a key too long, a map full).
     LimitExceeded,
@@ -78,7 +80,7 @@ impl EngineErrorKind {
             EngineErrorKind::Conflict => "write conflict",
             EngineErrorKind::CommitOutcomeUnknown => "commit outcome unknown",
             EngineErrorKind::Unsupported => "not supported by this engine",
-            EngineErrorKind::InUse => "table in use by a read in this transaction",
+            EngineErrorKind::InUse => "in use by a running read or transaction",
             EngineErrorKind::LimitExceeded => "engine limit exceeded",
             EngineErrorKind::Other => "engine error",
         }
@@ -108,8 +110,8 @@ impl EngineErrorKind {
                  idempotent"
             }
             EngineErrorKind::InUse => {
-                "finish the scan or read callback over this table first, or collect what you \
-                 need from it and write afterwards"
+                "finish the scan or read callback over the table first (or collect what you need \
+                 and write afterwards); compaction needs every snapshot and transaction ended"
             }
             EngineErrorKind::Unsupported => {
                 "check Storage::capabilities before calling, or pick an engine that offers it"

@@ -104,7 +104,10 @@ impl Storage {
     ///
     /// The first open creates the table and records its key type, value format, value type and
     /// version in the catalog; every later open must match them, or fails with
-    /// [`Error::TableTypeMismatch`](crate::Error::TableTypeMismatch).
+    /// [`Error::TableTypeMismatch`](crate::Error::TableTypeMismatch). The first open writes
+    /// the catalog in a transaction of its own, so open tables before starting a write
+    /// transaction on the same thread (inside one it fails with
+    /// [`NestedWrite`](crate::EngineErrorKind::NestedWrite)).
     pub fn table_with<K, V, S>(
         &self,
         name: &str,
@@ -121,7 +124,7 @@ impl Storage {
         if let Some(type_name) = &record.value_type {
             catalog::validate_type_name(name, type_name)?;
         }
-        catalog::register(&*self.engine, name, &record)?;
+        catalog::register(&*self.engine, name, &record).map_err(|e| e.on_table(name))?;
         Ok(Table::new(Arc::clone(&self.engine), name, serializer))
     }
 
@@ -286,9 +289,13 @@ impl Storage {
     }
 
     /// Deletes table `name`, its entries and its catalog record, atomically; returns whether
-    /// it existed. Engines without table administration have the entries deleted one range
-    /// deletion at a time instead. Table handles opened before keep working on a new, empty
-    /// table (without a record: reopen it to record it again).
+    /// it existed. Engines without table administration have the entries deleted by a range
+    /// deletion instead.
+    ///
+    /// Handles opened before still name the table: reads through them see it empty, and a
+    /// write through one stores entries without a catalog record, which no typed open accepts
+    /// afterwards (their type is unknown) until the table is dropped again. Open the table
+    /// anew after dropping it.
     pub fn drop_table(&self, name: &str) -> Result<bool> {
         validate_table_name(name)?;
         let native = self.capabilities().table_admin;

@@ -1029,13 +1029,7 @@ fn after_an_io_error_redb_refuses_writes_with_previous_io_until_the_file_is_reop
             Some(Operation::BeginWrite),
             "{what}: {err:?}"
         );
-        // FIXME(contract-v2): opening a table (`Storage::table_with`, which registers it in
-        // the catalog) reports engine errors without the table's name, unlike
-        // `Storage::drop_table` and the auto-commit table writes: check "new table" too once
-        // it names it.
-        if what != "new table" {
-            assert_eq!(err.table(), table, "{what}: {err:?}");
-        }
+        assert_eq!(err.table(), table, "{what}: {err:?}");
     }
     // Reads keep being served (from redb's cache) and show only acknowledged data.
     assert_eq!(
@@ -1217,12 +1211,7 @@ fn every_write_api_reports_an_io_fault_as_a_typed_engine_error_and_commits_nothi
         let err = result.expect_err(name);
         assert_injected_io(&err, io::ErrorKind::Other);
         assert_eq!(err.operation(), Some(api.operation), "{name}: {err:?}");
-        // FIXME(contract-v2): opening a table (`Storage::table_with`, which registers it in the
-        // catalog) reports engine errors without the table's name, unlike `Storage::drop_table`
-        // and the auto-commit table writes: check "new table" too once it names it.
-        if name != "new table" {
-            assert_eq!(err.table(), api.table, "{name}: {err:?}");
-        }
+        assert_eq!(err.table(), api.table, "{name}: {err:?}");
         match tables.contents() {
             Ok(contents) => assert_eq!(contents, seeded, "{name}: the failed write is visible"),
             Err(err) => assert!(is_previous_io(&err), "{name}: {err:?}"),

@@ -167,8 +167,9 @@ fn a_truncated_database_file_is_refused_with_error_open_and_left_untouched() {
     let (_, bytes) = real_database(dir.path());
     // The first 100 bytes: the magic number, then the header cut short.
     let err = refused(dir.path(), "header-100.redb", &bytes[..100]);
-    // redb reads the header with a short read: an I/O error (`UnexpectedEof`), kind Io.
-    assert_eq!(err.kind(), EngineErrorKind::Io, "{err:?}");
+    // redb reads the header with a short read: an I/O error (`UnexpectedEof`) that means the
+    // file is damaged, so kind Corrupted (its hint points at the integrity check, not the disk).
+    assert_eq!(err.kind(), EngineErrorKind::Corrupted, "{err:?}");
     assert_eq!(io_kind(&err), Some(io::ErrorKind::UnexpectedEof), "{err:?}");
     // A whole header, but the file shorter than the layout it describes.
     for (name, len) in [("page.redb", 4096), ("half.redb", bytes.len() / 2)] {

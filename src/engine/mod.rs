@@ -79,7 +79,8 @@ pub type WriteBody<'a> = dyn FnMut(&dyn WriteTxn) -> Result<()> + 'a;
 /// - **Durability**: when [`Capabilities::persistent`] is claimed, a commit made with
 ///   [`Durability::Immediate`] (the default) survives a crash of the process and of the machine
 ///   once `commit` returns; one made with [`Durability::None`] survives a process crash only
-///   after a later immediate commit or [`flush`](Engine::flush).
+///   after a later immediate commit, a [`flush`](Engine::flush), or a clean close (the engine
+///   dropped: every commit made before is there when it is opened again).
 pub trait Engine: Send + Sync + 'static {
     /// Starts a read-only snapshot of every table.
     fn begin_read(&self) -> Result<Box<dyn ReadTxn>>;
@@ -145,8 +146,10 @@ pub trait Engine: Send + Sync + 'static {
 ///
 /// Every method takes `&self`: reads may nest (a read callback may read the same transaction
 /// again, any table) and, in a write transaction, a callback may write *other* tables. Writing
-/// or dropping the table a running read is over fails with
-/// [`InUse`](crate::EngineErrorKind::InUse).
+/// or dropping the table a running read (a range, or a get whose callback is running) is over
+/// fails with [`InUse`](crate::EngineErrorKind::InUse) — at least every write that would
+/// change it; one that changes nothing (deleting an absent key, an empty range deletion,
+/// creating an existing table) may succeed instead.
 pub trait ReadOps {
     /// Looks `key` up in `table`. If found, calls `found` exactly once with the stored bytes
     /// and returns `true` (or `found`'s error); otherwise returns `false` without calling it.

@@ -233,8 +233,19 @@ impl MemoryWrite {
 
 impl ReadOps for MemoryWrite {
     fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
-        match self.lookup(table, key, Operation::Get)? {
-            Some(value) => found(&value).map(|()| true),
+        let base = self.base_table(table, &self.state.borrow());
+        // As in a range: the staged changes stay borrowed while the callback runs, so a write
+        // to this table from inside it is refused (`InUse`).
+        let staged = self.staged(table);
+        let staged: Ref<'_, Staged> = staged
+            .try_borrow()
+            .map_err(|_| in_use(table, Operation::Get))?;
+        let value = match staged.get(key) {
+            Some(staged) => staged.as_deref(),
+            None => base.as_ref().and_then(|m| m.get(key)).map(|v| &**v),
+        };
+        match value {
+            Some(value) => found(value).map(|()| true),
             None => Ok(false),
         }
     }

@@ -181,14 +181,7 @@ fn touch_fillers(txn: &dyn WriteTxn, fillers: usize) -> Result<()> {
 
 /// How many other tables the scan checks touch first: none, and more than the handles an
 /// engine is likely to keep open per transaction.
-const FILLERS: [usize; 2] = [0, 12];
-
-/// FIXME(contract-v2): whether a known engine bug (named at each call site) must be stepped
-/// around so that the rest of the check keeps running: `engine` is the engine's name and
-/// `applies` the circumstances of the bug. Remove each call when its bug is fixed.
-fn known_bug(f: &Fixture, engine: &str, applies: bool) -> bool {
-    applies && f.engine().name() == engine
-}
+const FILLERS: [usize; 2] = [0, 20];
 
 /// `n` entries `[i] → [i, i]`.
 fn numbered(n: u8) -> Vec<Entry> {
@@ -554,13 +547,7 @@ super::checks! {
                     }
                     // The transaction stays usable.
                     txn.put("elsewhere", key, value)?;
-                    // FIXME(contract-v2): redb cannot read a table inside a scan of it once the
-                    // transaction has more tables open than it keeps handles for (InUse from
-                    // redb's TableAlreadyOpen); see
-                    // reading_the_scanned_table_inside_its_scan_works.
-                    if !known_bug(f, "redb", fillers > 8) {
-                        assert_eq!(get_copy(txn, &table, key).as_deref(), Some(value));
-                    }
+                    assert_eq!(get_copy(txn, &table, key).as_deref(), Some(value));
                     Ok(ControlFlow::Continue(()))
                 })?;
                 assert_eq!(visited, 5, "the refused writes disturbed the scan");
@@ -606,14 +593,10 @@ super::checks! {
         f.write(|txn| {
             let found = txn.get("t", b"k", &mut |value| {
                 assert_eq!(value, b"v");
-                // FIXME(contract-v2): the memory engine lets a get callback write the table it
-                // reads (its get holds no borrow of the table while the callback runs).
-                if !known_bug(f, "memory", true) {
-                    let put = txn.put("t", b"k", b"changed");
-                    assert_kind(put, EngineErrorKind::InUse, "put from a get callback");
-                    let delete = txn.delete("t", b"k");
-                    assert_kind(delete, EngineErrorKind::InUse, "delete from a get callback");
-                }
+                let put = txn.put("t", b"k", b"changed");
+                assert_kind(put, EngineErrorKind::InUse, "put from a get callback");
+                let delete = txn.delete("t", b"k");
+                assert_kind(delete, EngineErrorKind::InUse, "delete from a get callback");
                 txn.put("other", b"k", value)
             })?;
             assert!(found);
@@ -645,13 +628,6 @@ super::checks! {
                 txn.range(&table, &KeyRange::ALL, &mut |key, value| {
                     visited.push((key.to_vec(), value.to_vec()));
                     let what = format!("inside a scan of the same table ({fillers} other tables)");
-                    // FIXME(contract-v2): redb keeps 8 table handles per transaction and opens
-                    // others per operation; redb refuses to open a table twice in one write
-                    // transaction, so with the slots full every read of the scanned table from
-                    // inside its scan (get, len, range) fails with InUse (TableAlreadyOpen).
-                    if known_bug(f, "redb", fillers > 8) {
-                        return Ok(ControlFlow::Continue(()));
-                    }
                     assert_eq!(get_copy(txn, &table, key).as_deref(), Some(value), "get {what}");
                     assert_eq!(get_copy(txn, &table, &[5]), Some(vec![5, 5]), "get {what}");
                     assert_eq!(get_copy(txn, &table, b"missing"), None, "get {what}");

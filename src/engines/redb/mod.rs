@@ -112,8 +112,14 @@ impl std::fmt::Debug for RedbEngine {
 fn kind_of(error: &redb::Error) -> EngineErrorKind {
     match error {
         redb::Error::Corrupted(_) | redb::Error::TransactionPoisoned => EngineErrorKind::Corrupted,
-        // redb reports a damaged header (bad magic number, bad checksum) as invalid data.
-        redb::Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+        // redb reports a damaged header (bad magic number, bad checksum) as invalid data, and
+        // a file cut off inside its header as an unexpected end of file.
+        redb::Error::Io(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
             EngineErrorKind::Corrupted
         }
         redb::Error::Io(_) | redb::Error::PreviousIo => EngineErrorKind::Io,

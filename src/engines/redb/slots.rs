@@ -7,14 +7,17 @@
 //! `RefCell`. A scan holds its slot shared for as long as it runs; reads of the same table
 //! nest freely, and a write to it finds the slot borrowed and is refused with
 //! [`InUse`](crate::EngineErrorKind::InUse) instead of changing what the scan walks.
-//! Transactions touching more tables than there are slots open the extra ones per operation.
+//! When every slot is taken, a handle no running read holds is closed to make room; only when
+//! all slots are held by running reads is a table opened for one operation (redb refuses to
+//! open a table twice in a write transaction, so reading a table inside its own scan then
+//! needs 16 scans of other tables to be running at once before it fails).
 
 use std::cell::{Ref, RefCell, RefMut};
 
 use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
 
-/// Tables kept open per transaction; more are opened per operation.
-const SLOTS: usize = 8;
+/// Tables kept open per transaction.
+const SLOTS: usize = 16;
 /// Longest table name kept in a slot (zerotable's own names are at most 64 bytes).
 const NAME_CAPACITY: usize = 64;
 
@@ -65,26 +68,45 @@ impl<T> TableSlots<T> {
         self.find(table).is_some()
     }
 
-    /// Keeps `handle` in a free slot and returns it borrowed, or gives it back if none is free.
-    fn keep(&self, table: &str, handle: T) -> std::result::Result<&RefCell<Option<Named<T>>>, T> {
-        if table.len() > NAME_CAPACITY {
-            return Err(handle);
+    /// A free slot, or else one whose handle no running read holds (closed to make room).
+    fn vacancy(&self) -> Option<&RefCell<Option<Named<T>>>> {
+        let free = self
+            .slots
+            .iter()
+            .find(|slot| slot.try_borrow().is_ok_and(|entry| entry.is_none()));
+        free.or_else(|| self.slots.iter().find(|slot| slot.try_borrow_mut().is_ok()))
+    }
+
+    /// Opens `table` with `open` and keeps the handle in a slot, returned; or hands the handle
+    /// back when no slot can take it.
+    fn open_and_keep(
+        &self,
+        table: &str,
+        open: impl FnOnce() -> Result<Option<T>>,
+    ) -> Result<Option<std::result::Result<&RefCell<Option<Named<T>>>, T>>> {
+        let slot = if table.len() <= NAME_CAPACITY {
+            self.vacancy()
+        } else {
+            None
+        };
+        // Close the evicted handle first: redb must not hold the same table open twice.
+        if let Some(slot) = slot {
+            *slot.borrow_mut() = None;
         }
-        for slot in &self.slots {
-            if let Ok(mut entry) = slot.try_borrow_mut()
-                && entry.is_none()
-            {
-                let mut name = [0; NAME_CAPACITY];
-                name[..table.len()].copy_from_slice(table.as_bytes());
-                *entry = Some(Named {
-                    len: table.len() as u8,
-                    name,
-                    handle,
-                });
-                return Ok(slot);
-            }
-        }
-        Err(handle)
+        let Some(handle) = open()? else {
+            return Ok(None);
+        };
+        let Some(slot) = slot else {
+            return Ok(Some(Err(handle)));
+        };
+        let mut name = [0; NAME_CAPACITY];
+        name[..table.len()].copy_from_slice(table.as_bytes());
+        *slot.borrow_mut() = Some(Named {
+            len: table.len() as u8,
+            name,
+            handle,
+        });
+        Ok(Some(Ok(slot)))
     }
 
     /// Runs `body` with `table`'s handle shared, opening it with `open` if no slot holds it
@@ -97,15 +119,11 @@ impl<T> TableSlots<T> {
     ) -> Result<Option<R>> {
         let slot = match self.find(table) {
             Some(slot) => slot,
-            None => {
-                let Some(handle) = open()? else {
-                    return Ok(None);
-                };
-                match self.keep(table, handle) {
-                    Ok(slot) => slot,
-                    Err(handle) => return body(&handle).map(Some),
-                }
-            }
+            None => match self.open_and_keep(table, open)? {
+                None => return Ok(None),
+                Some(Ok(slot)) => slot,
+                Some(Err(handle)) => return body(&handle).map(Some),
+            },
         };
         let entry = Ref::filter_map(slot.borrow(), Option::as_ref)
             .unwrap_or_else(|_| unreachable!("a found or kept slot holds a handle"));
@@ -123,9 +141,10 @@ impl<T> TableSlots<T> {
     ) -> Result<R> {
         let slot = match self.find(table) {
             Some(slot) => slot,
-            None => match self.keep(table, open()?) {
-                Ok(slot) => slot,
-                Err(mut handle) => return body(&mut handle),
+            None => match self.open_and_keep(table, || open().map(Some))? {
+                Some(Ok(slot)) => slot,
+                Some(Err(mut handle)) => return body(&mut handle),
+                None => unreachable!("`open` always gives a handle here"),
             },
         };
         let entry = slot
