@@ -171,7 +171,11 @@ impl TableRecord {
                 "format" => format = Some(value.to_owned()),
                 "type" => value_type = Some(value.to_owned()),
                 "version" => {
-                    version = Some(value.parse().map_err(|_| format!("bad version {value:?}"))?)
+                    version = Some(
+                        value
+                            .parse()
+                            .map_err(|_| format!("bad version {value:?}"))?,
+                    )
                 }
                 // Fields added by later versions of the record are ignored.
                 _ => {}
@@ -206,7 +210,9 @@ impl TableRecord {
             None => return Err(bad()),
         };
         Ok(TableRecord {
-            key: key.parse().map_err(|e: crate::codec::key::UnknownKeyType| e.to_string())?,
+            key: key
+                .parse()
+                .map_err(|e: crate::codec::key::UnknownKeyType| e.to_string())?,
             format: format.to_owned(),
             value_type,
             version: version.trim().parse().map_err(|_| bad())?,
@@ -232,7 +238,10 @@ impl fmt::Display for TableRecord {
 /// `app::model::Pair<alloc::string::String, u64>` → `Pair<String, u64>`: every path prefix and
 /// lifetime dropped, generics kept.
 pub(crate) fn short_type_name(full: &str) -> String {
-    let full = full.replace("<'_>", "").replace("'_, ", "").replace("'static, ", "");
+    let full = full
+        .replace("<'_>", "")
+        .replace("'_, ", "")
+        .replace("'static, ", "");
     let mut out = String::with_capacity(full.len());
     let mut segment_start = 0;
     for (i, c) in full.char_indices() {
@@ -372,7 +381,10 @@ mod tests {
             short_type_name("(alloc::string::String, u64, [u8; 4])"),
             "(String, u64, [u8; 4])"
         );
-        assert_eq!(short_type_name("zerotable::schemas::Monster<'_>"), "Monster");
+        assert_eq!(
+            short_type_name("zerotable::schemas::Monster<'_>"),
+            "Monster"
+        );
         assert_eq!(short_type_name("[u8]"), "[u8]");
     }
 
@@ -400,7 +412,12 @@ mod tests {
             monsters.to_string(),
             "key=Vec<u8> format=flatbuffers type=Monster version=3"
         );
-        for bad in [&b"\xff"[..], b"garbage", b"zerotable.table/1\nkey=u64\n", b"key=u64"] {
+        for bad in [
+            &b"\xff"[..],
+            b"garbage",
+            b"zerotable.table/1\nkey=u64\n",
+            b"key=u64",
+        ] {
             assert!(TableRecord::decode(bad).is_err(), "{bad:?}");
         }
     }

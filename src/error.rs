@@ -323,7 +323,9 @@ pub enum Error {
     /// A stored value could not be read as the table's value type: its bytes are truncated,
     /// corrupted, or were written as another type. Nothing is skipped silently: the key is named
     /// so the entry can be inspected, rewritten or deleted.
-    #[error("stored value for key {key} in table `{table}` is not a valid {format} value: {source}")]
+    #[error(
+        "stored value for key {key} in table `{table}` is not a valid {format} value: {source}"
+    )]
     CorruptValue {
         /// The table holding the entry.
         table: String,

@@ -118,7 +118,12 @@ where
 
     /// [`scan`](Self::scan) within a snapshot or write transaction.
     pub fn scan_in<'s, T: Reader>(&'s self, reader: &'s T) -> Scanner<'s, K, V, S> {
-        Scanner::new(self, Via::reader(reader), Bound::Unbounded, Bound::Unbounded)
+        Scanner::new(
+            self,
+            Via::reader(reader),
+            Bound::Unbounded,
+            Bound::Unbounded,
+        )
     }
 
     /// [`range`](Self::range) within a snapshot or write transaction.
@@ -173,11 +178,7 @@ where
         Self::new(table, via, start, end)
     }
 
-    fn prefixed<P: KeyPrefix<K>>(
-        table: &'s Table<K, V, S>,
-        via: Via<'s>,
-        prefix: &P,
-    ) -> Self {
+    fn prefixed<P: KeyPrefix<K>>(table: &'s Table<K, V, S>, via: Via<'s>, prefix: &P) -> Self {
         let mut start = KeyArena::new();
         prefix.write_prefix(&mut start);
         let mut end = KeyArena::new();

@@ -29,10 +29,10 @@ mod writer_gate;
 
 use std::ops::ControlFlow;
 
-pub use self::panic_guard::{CallerCode, catch_engine_panic};
 pub(crate) use self::panic_guard::panic_message as panic_message_of;
-pub use self::writer_gate::{WriterGate, WriterTicket};
+pub use self::panic_guard::{CallerCode, catch_engine_panic};
 pub use self::types::{Capabilities, Durability, Integrity, KeyRange, TableStats, WriteOptions};
+pub use self::writer_gate::{WriterGate, WriterTicket};
 use crate::error::{Error, Operation, Result};
 
 /// The callback of a point read: receives the stored value's bytes.

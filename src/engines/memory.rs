@@ -21,11 +21,11 @@ use std::ops::{Bound, ControlFlow};
 use std::rc::Rc;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::engine::{WriterGate, WriterTicket};
 use crate::engine::{
     Capabilities, Engine, Found, KeyRange, ReadBody, ReadOps, ReadTxn, TableStats, Visit,
     WriteOptions, WriteTxn,
 };
+use crate::engine::{WriterGate, WriterTicket};
 use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
 
 type TableMap = BTreeMap<Box<[u8]>, Arc<[u8]>>;
@@ -200,9 +200,7 @@ impl MemoryWrite {
     fn lookup(&self, table: &str, key: &[u8], operation: Operation) -> Result<Option<Arc<[u8]>>> {
         let state = self.state.borrow();
         if let Some(staged) = state.staged.get(table) {
-            let staged = staged
-                .try_borrow()
-                .map_err(|_| in_use(table, operation))?;
+            let staged = staged.try_borrow().map_err(|_| in_use(table, operation))?;
             if let Some(value) = staged.get(key) {
                 return Ok(value.clone());
             }
@@ -213,7 +211,13 @@ impl MemoryWrite {
     }
 
     /// Stages `value` (`None`: a deletion) for `key`, unless a read of the table is running.
-    fn stage(&self, table: &str, key: &[u8], value: Option<Arc<[u8]>>, op: Operation) -> Result<()> {
+    fn stage(
+        &self,
+        table: &str,
+        key: &[u8],
+        value: Option<Arc<[u8]>>,
+        op: Operation,
+    ) -> Result<()> {
         let staged = self.staged(table);
         let mut staged = staged.try_borrow_mut().map_err(|_| in_use(table, op))?;
         staged.insert(Box::from(key), value);
@@ -266,7 +270,9 @@ impl ReadOps for MemoryWrite {
         let base = self.base_table(table, &state);
         let mut len = base.as_ref().map_or(0, |m| m.len() as i64);
         if let Some(staged) = state.staged.get(table) {
-            let staged = staged.try_borrow().map_err(|_| in_use(table, Operation::Len))?;
+            let staged = staged
+                .try_borrow()
+                .map_err(|_| in_use(table, Operation::Len))?;
             for (key, value) in staged.iter() {
                 let before = base.as_ref().is_some_and(|m| m.contains_key(key));
                 len += i64::from(value.is_some()) - i64::from(before);

@@ -212,7 +212,9 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        self.run(via, |reader| Ok(self.read_row(reader, key, |_| Ok(()))?.is_some()))
+        self.run(via, |reader| {
+            Ok(self.read_row(reader, key, |_| Ok(()))?.is_some())
+        })
     }
 
     fn len_via(&self, via: Via<'_>) -> Result<u64> {

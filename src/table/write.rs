@@ -24,7 +24,12 @@ where
     /// Everything that must see every write hooks in here: it sees the table, the encoded key
     /// and the new value bytes, inside the transaction, so a hook that needs the old value
     /// reads it here, before the write, and anything it writes commits or rolls back with it.
-    pub(crate) fn write_row(&self, txn: &dyn WriteTxn, key: &[u8], value: Option<&[u8]>) -> Result<bool> {
+    pub(crate) fn write_row(
+        &self,
+        txn: &dyn WriteTxn,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<bool> {
         let written = match value {
             Some(bytes) => txn.put(&self.name, key, bytes).map(|()| true),
             None => txn.delete(&self.name, key),

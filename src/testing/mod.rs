@@ -21,7 +21,7 @@
 //! the same promises.
 //!
 //! [`conformance_suite!`](crate::conformance_suite) generates one `#[test]` per file for an
-//! engine. Inside a file, the [`checks!`] list *defines* the checks, so no check can exist
+//! engine. Inside a file, the `checks!` list *defines* the checks, so no check can exist
 //! without running; and the generated tests include one that fails if a file is missing from
 //! the macro.
 //!
@@ -330,7 +330,11 @@ pub fn run_suite(harness: &dyn Harness, suite: &str) {
             let outcome = catch_unwind(AssertUnwindSafe(|| (check.run)(&fixture)));
             if let Err(panic) = outcome {
                 let message = crate::engine::panic_message_of(&*panic);
-                let _ = writeln!(failures, "  {}::{} ({mode:?}): {message}", suite, check.name);
+                let _ = writeln!(
+                    failures,
+                    "  {}::{} ({mode:?}): {message}",
+                    suite, check.name
+                );
             }
         }
     }
@@ -412,7 +416,11 @@ macro_rules! conformance_suite {
             #[test]
             fn every_suite_file_runs() {
                 let all: Vec<&str> = $crate::testing::SUITES.iter().map(|(n, _)| *n).collect();
-                assert_eq!(FILES, all.as_slice(), "a suite file is missing from conformance_suite!");
+                assert_eq!(
+                    FILES,
+                    all.as_slice(),
+                    "a suite file is missing from conformance_suite!"
+                );
             }
         }
     };

@@ -41,7 +41,11 @@ pub(crate) fn get_copy(reader: &dyn ReadOps, table: &str, key: &[u8]) -> Option<
         })
         .expect("get");
     assert!(calls <= 1, "a get must call its callback at most once");
-    assert_eq!(found, out.is_some(), "get's return value must match the callback");
+    assert_eq!(
+        found,
+        out.is_some(),
+        "get's return value must match the callback"
+    );
     out
 }
 
@@ -228,7 +232,11 @@ pub(crate) fn assert_unsupported<T: std::fmt::Debug>(result: Result<T>, what: &s
 }
 
 /// Asserts that `result` failed with an engine error of `kind`.
-pub(crate) fn assert_kind<T: std::fmt::Debug>(result: Result<T>, kind: EngineErrorKind, what: &str) {
+pub(crate) fn assert_kind<T: std::fmt::Debug>(
+    result: Result<T>,
+    kind: EngineErrorKind,
+    what: &str,
+) {
     match result {
         Err(error) => assert_eq!(error.engine_kind(), Some(kind), "{what}: {error:?}"),
         Ok(value) => panic!("{what}: expected a {kind:?} error, got Ok({value:?})"),

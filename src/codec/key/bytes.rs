@@ -18,7 +18,10 @@ pub(super) fn write_escaped(bytes: &[u8], out: &mut KeyArena) {
 }
 
 /// Inverse of [`write_escaped`]; advances `input` only on success.
-pub(super) fn read_escaped(input: &mut &[u8], expected: &'static str) -> Result<Vec<u8>, KeyDecodeError> {
+pub(super) fn read_escaped(
+    input: &mut &[u8],
+    expected: &'static str,
+) -> Result<Vec<u8>, KeyDecodeError> {
     let mut value = Vec::new();
     let mut rest = *input;
     loop {

@@ -19,7 +19,10 @@ pub(super) fn take<const N: usize>(
 
 /// A whole standalone fixed-width key: reports a length mismatch rather than "trailing bytes",
 /// which is the more useful diagnosis when the key is not a tuple.
-pub(super) fn exact<const N: usize>(bytes: &[u8], expected: &'static str) -> Result<[u8; N], KeyDecodeError> {
+pub(super) fn exact<const N: usize>(
+    bytes: &[u8],
+    expected: &'static str,
+) -> Result<[u8; N], KeyDecodeError> {
     <[u8; N]>::try_from(bytes).map_err(|_| wrong_length(expected, N, bytes.len()))
 }
 
@@ -148,4 +151,3 @@ impl<const N: usize> FromKeyBytes for [u8; N] {
         exact(bytes, std::any::type_name::<Self>())
     }
 }
-

@@ -198,7 +198,9 @@ impl fmt::Display for KeyType {
 
 /// A key type name that [`KeyType`] does not know.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown key type {0:?}: expected an integer type, bool, String, Vec<u8>, [u8; N] or a tuple of them")]
+#[error(
+    "unknown key type {0:?}: expected an integer type, bool, String, Vec<u8>, [u8; N] or a tuple of them"
+)]
 pub struct UnknownKeyType(pub String);
 
 impl FromStr for KeyType {
@@ -328,11 +330,26 @@ mod tests {
         assert!(KeyType::U64.decode(&[1, 2, 3]).is_err());
         assert!(KeyType::Bool.decode(&[2]).is_err());
         assert!(KeyType::FixedBytes(4).decode(&[1]).is_err());
-        assert!(KeyType::Tuple(vec![KeyType::String, KeyType::U8]).decode(b"ab").is_err());
+        assert!(
+            KeyType::Tuple(vec![KeyType::String, KeyType::U8])
+                .decode(b"ab")
+                .is_err()
+        );
         assert!(KeyType::String.decode(&[0xff]).is_err());
-        for bad in ["", "u65", "(u8)", "[u16; 4]", "[u8; x]", "Vec<u16>", "(u8, nope)"] {
+        for bad in [
+            "",
+            "u65",
+            "(u8)",
+            "[u16; 4]",
+            "[u8; x]",
+            "Vec<u16>",
+            "(u8, nope)",
+        ] {
             assert!(bad.parse::<KeyType>().is_err(), "{bad:?} parsed");
         }
-        assert_eq!(" ( String ,u64 ) ".parse::<KeyType>().unwrap().to_string(), "(String, u64)");
+        assert_eq!(
+            " ( String ,u64 ) ".parse::<KeyType>().unwrap().to_string(),
+            "(String, u64)"
+        );
     }
 }

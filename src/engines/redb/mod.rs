@@ -329,12 +329,10 @@ impl Engine for RedbEngine {
 
     fn check_integrity(&self) -> Result<Integrity> {
         let _ticket = self.writers.enter()?;
-        self.with_exclusive(Operation::CheckIntegrity, |db| {
-            match db.check_integrity() {
-                Ok(true) => Ok(Integrity::Intact),
-                Ok(false) => Ok(Integrity::Repaired),
-                Err(e) => Err(redb_error(None, Operation::CheckIntegrity)(e)),
-            }
+        self.with_exclusive(Operation::CheckIntegrity, |db| match db.check_integrity() {
+            Ok(true) => Ok(Integrity::Intact),
+            Ok(false) => Ok(Integrity::Repaired),
+            Err(e) => Err(redb_error(None, Operation::CheckIntegrity)(e)),
         })
     }
 }
@@ -345,10 +343,7 @@ impl Engine for RedbEngine {
 /// a process killed in between leaves a file that every later open refuses. So a new database
 /// is initialised under a temporary name beside `path`, synced, and then hard-linked into place
 /// (a link, unlike a rename, never replaces a file another process created meanwhile).
-fn create_atomically(
-    path: &Path,
-    builder: &redb::Builder,
-) -> std::result::Result<(), EngineError> {
+fn create_atomically(path: &Path, builder: &redb::Builder) -> std::result::Result<(), EngineError> {
     if std::fs::symlink_metadata(path).is_ok() {
         return Ok(()); // exists: redb opens it (an empty file is initialised by redb itself)
     }

@@ -76,7 +76,9 @@ impl ReadOps for RedbRead {
     fn len(&self, table: &str) -> Result<u64> {
         catch_engine_panic(Some(table), Operation::Len, |_| {
             self.with_table(table, Operation::Len, |handle| {
-                handle.len().map_err(redb_error(Some(table), Operation::Len))
+                handle
+                    .len()
+                    .map_err(redb_error(Some(table), Operation::Len))
             })
             .map(|len| len.unwrap_or(0))
         })
@@ -96,8 +98,10 @@ impl ReadOps for RedbRead {
 
     fn table_stats(&self, table: &str) -> Result<TableStats> {
         catch_engine_panic(Some(table), Operation::TableStats, |_| {
-            self.with_table(table, Operation::TableStats, |handle| stats_of(handle, table))
-                .map(Option::unwrap_or_default)
+            self.with_table(table, Operation::TableStats, |handle| {
+                stats_of(handle, table)
+            })
+            .map(Option::unwrap_or_default)
         })
     }
 }
@@ -149,10 +153,7 @@ pub(super) fn walk<'a>(
 }
 
 /// Entry count and stored bytes of an open table.
-pub(super) fn stats_of(
-    handle: &impl ReadableTableMetadata,
-    table: &str,
-) -> Result<TableStats> {
+pub(super) fn stats_of(handle: &impl ReadableTableMetadata, table: &str) -> Result<TableStats> {
     let error = || redb_error(Some(table), Operation::TableStats);
     Ok(TableStats {
         entries: handle.len().map_err(error())?,

@@ -34,8 +34,21 @@ impl<T> Named<T> {
     }
 }
 
+/// One slot: empty, or a table's handle.
+type Slot<T> = RefCell<Option<Named<T>>>;
+
 pub(super) struct TableSlots<T> {
-    slots: [RefCell<Option<Named<T>>>; SLOTS],
+    slots: [Slot<T>; SLOTS],
+}
+
+/// What opening a table gave.
+enum Opened<'s, T> {
+    /// The table does not exist.
+    Missing,
+    /// Its handle, kept in this slot.
+    Kept(&'s Slot<T>),
+    /// Its handle, for this operation only (no slot could take it).
+    Loose(T),
 }
 
 pub(super) fn in_use(table: &str, operation: Operation) -> Error {
@@ -54,7 +67,7 @@ impl<T> TableSlots<T> {
     }
 
     /// The slot holding `table`'s handle, if one does.
-    fn find(&self, table: &str) -> Option<&RefCell<Option<Named<T>>>> {
+    fn find(&self, table: &str) -> Option<&Slot<T>> {
         // A slot borrowed mutably is being written by an operation that runs no callbacks, so
         // it cannot be the caller of this one: skipping it is safe.
         self.slots.iter().find(|slot| {
@@ -69,7 +82,7 @@ impl<T> TableSlots<T> {
     }
 
     /// A free slot, or else one whose handle no running read holds (closed to make room).
-    fn vacancy(&self) -> Option<&RefCell<Option<Named<T>>>> {
+    fn vacancy(&self) -> Option<&Slot<T>> {
         let free = self
             .slots
             .iter()
@@ -77,13 +90,12 @@ impl<T> TableSlots<T> {
         free.or_else(|| self.slots.iter().find(|slot| slot.try_borrow_mut().is_ok()))
     }
 
-    /// Opens `table` with `open` and keeps the handle in a slot, returned; or hands the handle
-    /// back when no slot can take it.
+    /// Opens `table` with `open` and keeps the handle in a slot if one can take it.
     fn open_and_keep(
         &self,
         table: &str,
         open: impl FnOnce() -> Result<Option<T>>,
-    ) -> Result<Option<std::result::Result<&RefCell<Option<Named<T>>>, T>>> {
+    ) -> Result<Opened<'_, T>> {
         let slot = if table.len() <= NAME_CAPACITY {
             self.vacancy()
         } else {
@@ -94,10 +106,10 @@ impl<T> TableSlots<T> {
             *slot.borrow_mut() = None;
         }
         let Some(handle) = open()? else {
-            return Ok(None);
+            return Ok(Opened::Missing);
         };
         let Some(slot) = slot else {
-            return Ok(Some(Err(handle)));
+            return Ok(Opened::Loose(handle));
         };
         let mut name = [0; NAME_CAPACITY];
         name[..table.len()].copy_from_slice(table.as_bytes());
@@ -106,7 +118,7 @@ impl<T> TableSlots<T> {
             name,
             handle,
         });
-        Ok(Some(Ok(slot)))
+        Ok(Opened::Kept(slot))
     }
 
     /// Runs `body` with `table`'s handle shared, opening it with `open` if no slot holds it
@@ -120,9 +132,9 @@ impl<T> TableSlots<T> {
         let slot = match self.find(table) {
             Some(slot) => slot,
             None => match self.open_and_keep(table, open)? {
-                None => return Ok(None),
-                Some(Ok(slot)) => slot,
-                Some(Err(handle)) => return body(&handle).map(Some),
+                Opened::Missing => return Ok(None),
+                Opened::Kept(slot) => slot,
+                Opened::Loose(handle) => return body(&handle).map(Some),
             },
         };
         let entry = Ref::filter_map(slot.borrow(), Option::as_ref)
@@ -142,9 +154,9 @@ impl<T> TableSlots<T> {
         let slot = match self.find(table) {
             Some(slot) => slot,
             None => match self.open_and_keep(table, || open().map(Some))? {
-                Some(Ok(slot)) => slot,
-                Some(Err(mut handle)) => return body(&mut handle),
-                None => unreachable!("`open` always gives a handle here"),
+                Opened::Kept(slot) => slot,
+                Opened::Loose(mut handle) => return body(&mut handle),
+                Opened::Missing => unreachable!("`open` always gives a handle here"),
             },
         };
         let entry = slot

@@ -164,7 +164,9 @@ impl ReadOps for RedbWriteOps<'_> {
     fn len(&self, table: &str) -> Result<u64> {
         self.guard(Some(table), Operation::Len, |_| {
             self.read_table(table, Operation::Len, |handle| {
-                handle.len().map_err(redb_error(Some(table), Operation::Len))
+                handle
+                    .len()
+                    .map_err(redb_error(Some(table), Operation::Len))
             })
             .map(|len| len.unwrap_or(0))
         })
