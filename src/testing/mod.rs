@@ -123,6 +123,50 @@ pub enum Mode {
     Scoped,
 }
 
+impl Mode {
+    /// Runs `body` on a snapshot of `engine` through this mode.
+    pub fn read<R>(self, engine: &dyn Engine, body: impl FnOnce(&dyn ReadOps) -> R) -> R {
+        match self {
+            Mode::Boxed => body(&*engine.begin_read().expect("begin_read")),
+            Mode::Scoped => {
+                let mut body = Some(body);
+                let mut out = None;
+                engine
+                    .read(&mut |reader| {
+                        out = Some((body.take().expect("read body runs once"))(reader));
+                        Ok(())
+                    })
+                    .expect("read");
+                out.expect("the read body ran")
+            }
+        }
+    }
+
+    /// Runs `body` in one write transaction on `engine` through this mode and commits it if
+    /// `body` returns `Ok`; returns what the commit returned. For threads that only have the
+    /// engine; checks use [`Fixture::try_write`].
+    pub fn write(
+        self,
+        engine: &dyn Engine,
+        options: WriteOptions,
+        body: impl FnOnce(&dyn WriteTxn) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Mode::Boxed => {
+                let txn = engine.begin_write(options)?;
+                body(&*txn)?;
+                txn.commit()
+            }
+            Mode::Scoped => {
+                let mut body = Some(body);
+                engine.write(options, &mut |txn| {
+                    (body.take().expect("write body runs once"))(txn)
+                })
+            }
+        }
+    }
+}
+
 /// What one check works with: the engine, its claims, and helpers that read and write through
 /// the transactions of the run's [`Mode`].
 pub struct Fixture {
@@ -182,21 +226,7 @@ impl Fixture {
 
     /// Runs `body` on a snapshot, through this run's mode.
     pub fn read<R>(&self, body: impl FnOnce(&dyn ReadOps) -> R) -> R {
-        let engine = self.engine();
-        match self.mode {
-            Mode::Boxed => body(&*engine.begin_read().expect("begin_read")),
-            Mode::Scoped => {
-                let mut body = Some(body);
-                let mut out = None;
-                engine
-                    .read(&mut |reader| {
-                        out = Some((body.take().expect("read body runs once"))(reader));
-                        Ok(())
-                    })
-                    .expect("read");
-                out.expect("the read body ran")
-            }
-        }
+        self.mode.read(&*self.engine(), body)
     }
 
     /// Runs `body` in a write transaction through this run's mode and commits it if `body`
@@ -211,20 +241,7 @@ impl Fixture {
         options: WriteOptions,
         body: impl FnOnce(&dyn WriteTxn) -> Result<()>,
     ) -> Result<()> {
-        let engine = self.engine();
-        match self.mode {
-            Mode::Boxed => {
-                let txn = engine.begin_write(options)?;
-                body(&*txn)?;
-                txn.commit()
-            }
-            Mode::Scoped => {
-                let mut body = Some(body);
-                engine.write(options, &mut |txn| {
-                    (body.take().expect("write body runs once"))(txn)
-                })
-            }
-        }
+        self.mode.write(&*self.engine(), options, body)
     }
 
     /// [`try_write`](Self::try_write), expecting success.

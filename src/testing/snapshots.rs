@@ -5,36 +5,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
 
-use super::Mode;
 use super::support::{
     Model, PATIENCE, all, assert_unsupported, get_copy, model_all, names, on_thread_within, rows,
 };
-use crate::engine::{Durability, Engine, KeyRange, ReadOps, ReadTxn, WriteOptions, WriteTxn};
-use crate::error::Result;
-
-/// Runs `body` in one write transaction on `engine` through `mode` (as
-/// [`Fixture::try_write_with`](super::Fixture::try_write_with) does), for threads that only
-/// have the engine.
-fn write_via(
-    engine: &dyn Engine,
-    mode: Mode,
-    options: WriteOptions,
-    body: impl FnOnce(&dyn WriteTxn) -> Result<()>,
-) -> Result<()> {
-    match mode {
-        Mode::Boxed => {
-            let txn = engine.begin_write(options)?;
-            body(&*txn)?;
-            txn.commit()
-        }
-        Mode::Scoped => {
-            let mut body = Some(body);
-            engine.write(options, &mut |txn| {
-                (body.take().expect("write body runs once"))(txn)
-            })
-        }
-    }
-}
+use crate::engine::{Durability, Engine, KeyRange, ReadOps, ReadTxn, WriteOptions};
 
 /// Waits for the next message on `receiver`, failing the check if the other thread panicked or
 /// is stuck.
@@ -189,7 +163,7 @@ super::checks! {
             for version in 1..=MOVES {
                 let account = [(version % u32::from(ACCOUNTS)) as u8];
                 let options = WriteOptions::durability(Durability::None);
-                write_via(&*writer_engine, mode, options, |txn| {
+                mode.write(&*writer_engine, options, |txn| {
                     let (from, to) = if get_copy(txn, "left", &account).is_some() {
                         ("left", "right")
                     } else {

@@ -18,28 +18,6 @@ use super::{Fixture, Mode};
 use crate::engine::{Engine, KeyRange, WriteOptions, WriteTxn};
 use crate::error::{EngineErrorKind, Error, Operation, Result};
 
-/// Runs `body` in one write transaction on `engine` through `mode` (as
-/// [`Fixture::try_write`] does), for threads that only have the engine.
-fn write_via(
-    engine: &dyn Engine,
-    mode: Mode,
-    body: impl FnOnce(&dyn WriteTxn) -> Result<()>,
-) -> Result<()> {
-    match mode {
-        Mode::Boxed => {
-            let txn = engine.begin_write(WriteOptions::DEFAULT)?;
-            body(&*txn)?;
-            txn.commit()
-        }
-        Mode::Scoped => {
-            let mut body = Some(body);
-            engine.write(WriteOptions::DEFAULT, &mut |txn| {
-                (body.take().expect("write body runs once"))(txn)
-            })
-        }
-    }
-}
-
 /// Runs `body` in a write transaction through the fixture's mode and ends it without
 /// committing: a boxed transaction is dropped, a scoped one's body fails afterwards (and that
 /// error must come back unchanged).
@@ -143,7 +121,7 @@ fn spawn_second_writer(
     thread::spawn(move || {
         started_tx.send(()).unwrap();
         let mut outcome = None;
-        write_via(&*engine, mode, |second| {
+        mode.write(&*engine, WriteOptions::DEFAULT, |second| {
             let first_had_let_go = released.load(Ordering::SeqCst);
             acquired.store(true, Ordering::SeqCst);
             let seen = get_copy(second, "t", b"k");
@@ -289,7 +267,7 @@ super::checks! {
 
         let (next, mode) = (f.engine(), f.mode());
         on_thread_within("a write transaction after a rolled-back one", move || {
-            write_via(&*next, mode, |txn| txn.put("t", b"after", b"3")).unwrap();
+            mode.write(&*next, WriteOptions::DEFAULT, |txn| txn.put("t", b"after", b"3")).unwrap();
         });
         assert_eq!(f.scan_all("t"), rows(&[("a", "1"), ("after", "3")]));
     }
@@ -373,7 +351,7 @@ super::checks! {
 
         let (next, mode) = (f.engine(), f.mode());
         on_thread_within("a write transaction after a panicking one", move || {
-            write_via(&*next, mode, |txn| txn.put("t", b"after", b"4")).unwrap();
+            mode.write(&*next, WriteOptions::DEFAULT, |txn| txn.put("t", b"after", b"4")).unwrap();
         });
         // And on this thread too.
         f.put("t", b"last", b"5");
@@ -678,8 +656,8 @@ super::checks! {
             };
 
             // Ended by a commit.
-            write_via(engine, mode, outer_body(b"committed")).expect("the outer transaction");
-            write_via(engine, mode, |txn| txn.put("t", b"after commit", b"1"))
+            mode.write(engine, WriteOptions::DEFAULT, outer_body(b"committed")).expect("the outer transaction");
+            mode.write(engine, WriteOptions::DEFAULT, |txn| txn.put("t", b"after commit", b"1"))
                 .expect("a write after the outer transaction committed");
 
             // Ended by a rollback.

@@ -48,10 +48,66 @@ impl RedbRead {
 
 impl ReadTxn for RedbRead {}
 
-impl ReadOps for RedbRead {
+/// What a redb snapshot and a redb write transaction share, so that [`ReadOps`] is written
+/// once for both: a guard around calls into redb, and a table's handle (never creating it).
+pub(super) trait RedbReader {
+    /// An open table.
+    type Handle: ReadableTable<Bytes, Bytes>;
+
+    /// Runs a call into redb under the engine panic guard.
+    fn guard<R>(
+        &self,
+        table: Option<&str>,
+        operation: Operation,
+        call: impl FnOnce(&CallerCode) -> Result<R>,
+    ) -> Result<R>;
+
+    /// Runs `body` on `table`'s handle; `None` if the table does not exist.
+    fn read_table<R>(
+        &self,
+        table: &str,
+        operation: Operation,
+        body: impl FnOnce(&Self::Handle) -> Result<R>,
+    ) -> Result<Option<R>>;
+
+    /// The names of the tables that exist, in any order.
+    fn table_names(&self) -> Result<Vec<String>>;
+}
+
+impl RedbReader for RedbRead {
+    type Handle = redb::ReadOnlyTable<Bytes, Bytes>;
+
+    fn guard<R>(
+        &self,
+        table: Option<&str>,
+        operation: Operation,
+        call: impl FnOnce(&CallerCode) -> Result<R>,
+    ) -> Result<R> {
+        catch_engine_panic(table, operation, call)
+    }
+
+    fn read_table<R>(
+        &self,
+        table: &str,
+        operation: Operation,
+        body: impl FnOnce(&Self::Handle) -> Result<R>,
+    ) -> Result<Option<R>> {
+        self.with_table(table, operation, body)
+    }
+
+    fn table_names(&self) -> Result<Vec<String>> {
+        let tables = self
+            .txn
+            .list_tables()
+            .map_err(redb_error(None, Operation::ListTables))?;
+        Ok(tables.map(|t| t.name().to_owned()).collect())
+    }
+}
+
+impl<T: RedbReader> ReadOps for T {
     fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
-        catch_engine_panic(Some(table), Operation::Get, |caller| {
-            self.with_table(table, Operation::Get, |handle| {
+        self.guard(Some(table), Operation::Get, |caller| {
+            self.read_table(table, Operation::Get, |handle| {
                 get_in(handle, table, key, caller, found)
             })
             .map(|found| found.unwrap_or(false))
@@ -62,8 +118,8 @@ impl ReadOps for RedbRead {
         if range.is_empty() {
             return Ok(());
         }
-        catch_engine_panic(Some(table), Operation::Range, |caller| {
-            self.with_table(table, Operation::Range, |handle| {
+        self.guard(Some(table), Operation::Range, |caller| {
+            self.read_table(table, Operation::Range, |handle| {
                 let entries = handle
                     .range::<&[u8]>(range.bounds())
                     .map_err(redb_error(Some(table), Operation::Range))?;
@@ -74,8 +130,8 @@ impl ReadOps for RedbRead {
     }
 
     fn len(&self, table: &str) -> Result<u64> {
-        catch_engine_panic(Some(table), Operation::Len, |_| {
-            self.with_table(table, Operation::Len, |handle| {
+        self.guard(Some(table), Operation::Len, |_| {
+            self.read_table(table, Operation::Len, |handle| {
                 handle
                     .len()
                     .map_err(redb_error(Some(table), Operation::Len))
@@ -85,20 +141,16 @@ impl ReadOps for RedbRead {
     }
 
     fn list_tables(&self) -> Result<Vec<String>> {
-        catch_engine_panic(None, Operation::ListTables, |_| {
-            let tables = self
-                .txn
-                .list_tables()
-                .map_err(redb_error(None, Operation::ListTables))?;
-            let mut names: Vec<String> = tables.map(|t| t.name().to_owned()).collect();
+        self.guard(None, Operation::ListTables, |_| {
+            let mut names = self.table_names()?;
             names.sort();
             Ok(names)
         })
     }
 
     fn table_stats(&self, table: &str) -> Result<TableStats> {
-        catch_engine_panic(Some(table), Operation::TableStats, |_| {
-            self.with_table(table, Operation::TableStats, |handle| {
+        self.guard(Some(table), Operation::TableStats, |_| {
+            self.read_table(table, Operation::TableStats, |handle| {
                 stats_of(handle, table)
             })
             .map(Option::unwrap_or_default)
@@ -107,7 +159,7 @@ impl ReadOps for RedbRead {
 }
 
 /// A get on any readable redb table (read-only or inside a write transaction).
-pub(super) fn get_in(
+fn get_in(
     handle: &impl ReadableTable<Bytes, Bytes>,
     table: &str,
     key: &[u8],
@@ -128,7 +180,7 @@ pub(super) fn get_in(
 }
 
 /// Walks redb range `entries` in the asked direction, handing each entry to `visit`.
-pub(super) fn walk<'a>(
+fn walk<'a>(
     mut entries: redb::Range<'a, Bytes, Bytes>,
     reverse: bool,
     table: &str,
@@ -153,7 +205,7 @@ pub(super) fn walk<'a>(
 }
 
 /// Entry count and stored bytes of an open table.
-pub(super) fn stats_of(handle: &impl ReadableTableMetadata, table: &str) -> Result<TableStats> {
+fn stats_of(handle: &impl ReadableTableMetadata, table: &str) -> Result<TableStats> {
     let error = || redb_error(Some(table), Operation::TableStats);
     Ok(TableStats {
         entries: handle.len().map_err(error())?,

@@ -1,10 +1,11 @@
 //! Table handles kept open for the length of one transaction.
 //!
 //! redb opens a table per transaction (≈0.9 µs in a write transaction); keeping the handle
-//! makes every later operation on the table skip that. The slots are a fixed array, so opening
-//! a table allocates nothing (a typed auto-commit get allocates what a raw redb get does) and
-//! a handle can be lent to a running scan while other slots are filled: each slot has its own
-//! `RefCell`. A scan holds its slot shared for as long as it runs; reads of the same table
+//! makes every later operation on the table skip that. The first slot lives inline and the
+//! others in one array allocated when a transaction opens a second table, so a one-table
+//! transaction (every auto-commit operation) allocates nothing more than raw redb does; slots
+//! never move once made, so a handle can be lent to a running scan while other slots are
+//! filled: each slot has its own `RefCell`. A scan holds its slot shared for as long as it runs; reads of the same table
 //! nest freely, and a write to it finds the slot borrowed and is refused with
 //! [`InUse`](crate::EngineErrorKind::InUse) instead of changing what the scan walks.
 //! When every slot is taken, a handle no running read holds is closed to make room; only when
@@ -12,12 +13,12 @@
 //! open a table twice in a write transaction, so reading a table inside its own scan then
 //! needs 16 scans of other tables to be running at once before it fails).
 
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::{OnceCell, Ref, RefCell, RefMut};
 
 use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
 
-/// Tables kept open per transaction.
-const SLOTS: usize = 16;
+/// Tables kept open per transaction beyond the first.
+const MORE_SLOTS: usize = 15;
 /// Longest table name kept in a slot (zerotable's own names are at most 64 bytes).
 const NAME_CAPACITY: usize = 64;
 
@@ -38,7 +39,8 @@ impl<T> Named<T> {
 type Slot<T> = RefCell<Option<Named<T>>>;
 
 pub(super) struct TableSlots<T> {
-    slots: [Slot<T>; SLOTS],
+    first: Slot<T>,
+    more: OnceCell<Box<[Slot<T>; MORE_SLOTS]>>,
 }
 
 /// What opening a table gave.
@@ -62,18 +64,28 @@ pub(super) fn in_use(table: &str, operation: Operation) -> Error {
 impl<T> TableSlots<T> {
     pub(super) fn new() -> Self {
         TableSlots {
-            slots: std::array::from_fn(|_| RefCell::new(None)),
+            first: RefCell::new(None),
+            more: OnceCell::new(),
         }
+    }
+
+    /// Every slot made so far.
+    fn slots(&self) -> impl Iterator<Item = &Slot<T>> {
+        std::iter::once(&self.first).chain(self.more.get().into_iter().flat_map(|more| more.iter()))
     }
 
     /// The slot holding `table`'s handle, if one does.
     fn find(&self, table: &str) -> Option<&Slot<T>> {
         // A slot borrowed mutably is being written by an operation that runs no callbacks, so
         // it cannot be the caller of this one: skipping it is safe.
-        self.slots.iter().find(|slot| {
+        let holds = |slot: &&Slot<T>| {
             slot.try_borrow()
                 .is_ok_and(|entry| entry.as_ref().is_some_and(|named| named.is(table)))
-        })
+        };
+        if holds(&&self.first) {
+            return Some(&self.first);
+        }
+        self.more.get()?.iter().find(holds)
     }
 
     /// Whether a slot holds `table`'s handle.
@@ -83,11 +95,16 @@ impl<T> TableSlots<T> {
 
     /// A free slot, or else one whose handle no running read holds (closed to make room).
     fn vacancy(&self) -> Option<&Slot<T>> {
-        let free = self
-            .slots
-            .iter()
-            .find(|slot| slot.try_borrow().is_ok_and(|entry| entry.is_none()));
-        free.or_else(|| self.slots.iter().find(|slot| slot.try_borrow_mut().is_ok()))
+        let is_free = |slot: &&Slot<T>| slot.try_borrow().is_ok_and(|entry| entry.is_none());
+        if is_free(&&self.first) {
+            return Some(&self.first);
+        }
+        let more = self
+            .more
+            .get_or_init(|| Box::new(std::array::from_fn(|_| RefCell::new(None))));
+        more.iter()
+            .find(is_free)
+            .or_else(|| self.slots().find(|slot| slot.try_borrow_mut().is_ok()))
     }
 
     /// Opens `table` with `open` and keeps the handle in a slot if one can take it.

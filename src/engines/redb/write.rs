@@ -8,9 +8,9 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 
-use redb::{ReadableTable, ReadableTableMetadata, TableHandle};
+use redb::TableHandle;
 
-use super::read::{Bytes, definition, get_in, stats_of, walk};
+use super::read::{Bytes, RedbReader, definition};
 use super::redb_error;
 use super::slots::TableSlots;
 use crate::engine::WriterTicket;
@@ -136,61 +136,33 @@ impl<'t> RedbWriteOps<'t> {
     }
 }
 
-impl ReadOps for RedbWriteOps<'_> {
-    fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
-        self.guard(Some(table), Operation::Get, |caller| {
-            self.read_table(table, Operation::Get, |handle| {
-                get_in(handle, table, key, caller, found)
-            })
-            .map(|found| found.unwrap_or(false))
-        })
+impl<'t> RedbReader for RedbWriteOps<'t> {
+    type Handle = Handle<'t>;
+
+    fn guard<R>(
+        &self,
+        table: Option<&str>,
+        operation: Operation,
+        call: impl FnOnce(&CallerCode) -> Result<R>,
+    ) -> Result<R> {
+        RedbWriteOps::guard(self, table, operation, call)
     }
 
-    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut Visit<'_>) -> Result<()> {
-        if range.is_empty() {
-            return Ok(());
-        }
-        self.guard(Some(table), Operation::Range, |caller| {
-            self.read_table(table, Operation::Range, |handle| {
-                let entries = handle
-                    .range::<&[u8]>(range.bounds())
-                    .map_err(redb_error(Some(table), Operation::Range))?;
-                walk(entries, range.reverse, table, caller, visit)
-            })
-            .map(|_| ())
-        })
+    fn read_table<R>(
+        &self,
+        table: &str,
+        operation: Operation,
+        body: impl FnOnce(&Self::Handle) -> Result<R>,
+    ) -> Result<Option<R>> {
+        RedbWriteOps::read_table(self, table, operation, body)
     }
 
-    fn len(&self, table: &str) -> Result<u64> {
-        self.guard(Some(table), Operation::Len, |_| {
-            self.read_table(table, Operation::Len, |handle| {
-                handle
-                    .len()
-                    .map_err(redb_error(Some(table), Operation::Len))
-            })
-            .map(|len| len.unwrap_or(0))
-        })
-    }
-
-    fn list_tables(&self) -> Result<Vec<String>> {
-        self.guard(None, Operation::ListTables, |_| {
-            let tables = self
-                .txn
-                .list_tables()
-                .map_err(redb_error(None, Operation::ListTables))?;
-            let mut names: Vec<String> = tables.map(|t| t.name().to_owned()).collect();
-            names.sort();
-            Ok(names)
-        })
-    }
-
-    fn table_stats(&self, table: &str) -> Result<TableStats> {
-        self.guard(Some(table), Operation::TableStats, |_| {
-            self.read_table(table, Operation::TableStats, |handle| {
-                stats_of(handle, table)
-            })
-            .map(Option::unwrap_or_default)
-        })
+    fn table_names(&self) -> Result<Vec<String>> {
+        let tables = self
+            .txn
+            .list_tables()
+            .map_err(redb_error(None, Operation::ListTables))?;
+        Ok(tables.map(|t| t.name().to_owned()).collect())
     }
 }
 
