@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::support::{
     Model, PATIENCE, all, assert_unsupported, get_copy, model_all, names, on_thread_within, rows,
 };
-use crate::engine::{Durability, Engine, KeyRange, ReadOps, ReadTxn, WriteOptions};
+use crate::engine::{Durability, KeyRange, ReadOps, ReadTxn, WriteOptions};
 
 /// Waits for the next message on `receiver`, failing the check if the other thread panicked or
 /// is stuck.

@@ -15,7 +15,7 @@ use super::support::{
     value_for,
 };
 use super::{Fixture, Mode};
-use crate::engine::{Engine, KeyRange, WriteOptions, WriteTxn};
+use crate::engine::{KeyRange, WriteOptions, WriteTxn};
 use crate::error::{EngineErrorKind, Error, Operation, Result};
 
 /// Runs `body` in a write transaction through the fixture's mode and ends it without
