@@ -451,8 +451,15 @@ impl Error {
         }
     }
 
-    /// An engine error of `kind` whose cause is `source`.
-    pub fn engine_kind_of(
+    /// An [`Error::Engine`] of `kind` whose cause is `source` (the engine's own error, or a
+    /// message).
+    ///
+    /// ```
+    /// use zerotable::{EngineErrorKind, Error, Operation};
+    /// let err = Error::engine_failure(None, Operation::Flush, EngineErrorKind::Io, "fsync failed");
+    /// assert_eq!(err.engine_kind(), Some(EngineErrorKind::Io));
+    /// ```
+    pub fn engine_failure(
         table: Option<&str>,
         operation: Operation,
         kind: EngineErrorKind,

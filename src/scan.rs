@@ -270,7 +270,7 @@ where
 /// The accumulator moves through the engine's callback and is put back after every successful
 /// step; losing it means the engine called back after a failed step, against its contract.
 fn lost_accumulator() -> Error {
-    Error::engine_kind_of(
+    Error::engine_failure(
         None,
         Operation::Range,
         EngineErrorKind::Other,

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::catalog::{self, CATALOG_TABLE, TableOptions, TableRecord, validate_table_name};
+use crate::catalog::{self, TableOptions, TableRecord, validate_table_name};
 use crate::codec::key::{FromKeyBytes, IntoKeyBytes};
 use crate::codec::value::{
     FlatBufferRoot, FlatBuffersSerializer, RawSerializer, RkyvBytesSerializer, RkyvSerializer,
@@ -352,10 +352,5 @@ impl Storage {
     /// ```
     pub fn check_integrity(&self) -> Result<Integrity> {
         self.engine.check_integrity()
-    }
-
-    /// Whether `name` is the catalog's own table (hidden from [`list_tables`](Self::list_tables)).
-    pub fn is_catalog_table(name: &str) -> bool {
-        name == CATALOG_TABLE
     }
 }

@@ -70,7 +70,7 @@ impl<'a> WriteTx<'a> {
             Txn::Owned(txn) => txn.commit(),
             // A lent transaction is handed out as `&WriteTx` inside `Storage::write`, which
             // commits it when the closure returns; nothing can move it out to reach this.
-            Txn::Lent(_) => Err(Error::engine_kind_of(
+            Txn::Lent(_) => Err(Error::engine_failure(
                 None,
                 Operation::Commit,
                 EngineErrorKind::Other,
@@ -214,7 +214,7 @@ pub(crate) fn run_write<R>(
 }
 
 fn body_twice(operation: Operation) -> Error {
-    Error::engine_kind_of(
+    Error::engine_failure(
         None,
         operation,
         EngineErrorKind::Other,
@@ -223,7 +223,7 @@ fn body_twice(operation: Operation) -> Error {
 }
 
 fn body_not_run(operation: Operation) -> Error {
-    Error::engine_kind_of(
+    Error::engine_failure(
         None,
         operation,
         EngineErrorKind::Other,

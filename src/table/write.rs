@@ -346,7 +346,7 @@ where
         // The key was just found or written in this transaction; an engine that lost it is
         // reported, not trusted.
         result.ok_or_else(|| {
-            Error::engine_kind_of(
+            Error::engine_failure(
                 Some(&self.name),
                 Operation::Get,
                 EngineErrorKind::Other,

@@ -10,7 +10,7 @@
 //! | `tables.rs` | table administration (or its typed `Unsupported` answer) |
 //! | `durability.rs` | flush, compaction, size, integrity (or `Unsupported`), reopening |
 //! | `typed.rs` | typed tables, the catalog, the typed transaction API |
-//! | `model.rs` | random operation sequences against an ordered-map model, with shrinking |
+//! | `model/` | random operation sequences against an ordered-map model, with shrinking |
 //!
 //! A [`Harness`] tells the suite how to make a fresh engine, how to reopen it (for persistent
 //! engines) and which [`Capabilities`] it claims; every capability check verifies both sides:

@@ -219,7 +219,7 @@ impl RedbEngine {
                 .map_err(redb_error(None, Operation::BeginWrite))?;
             txn.set_durability(options.durability.unwrap_or(self.durability).into())
                 .map_err(|e| {
-                    Error::engine_kind_of(None, Operation::BeginWrite, EngineErrorKind::Other, e)
+                    Error::engine_failure(None, Operation::BeginWrite, EngineErrorKind::Other, e)
                 })?;
             Ok(txn)
         })
@@ -307,7 +307,7 @@ impl Engine for RedbEngine {
             return Err(Error::unsupported(Operation::SizeOnDisk));
         };
         let metadata = std::fs::metadata(path).map_err(|e| {
-            Error::engine_kind_of(None, Operation::SizeOnDisk, EngineErrorKind::Io, e)
+            Error::engine_failure(None, Operation::SizeOnDisk, EngineErrorKind::Io, e)
         })?;
         Ok(metadata.len())
     }

@@ -234,7 +234,7 @@ impl WriteTxn for RedbWriteOps<'_> {
 
     fn commit(self: Box<Self>) -> Result<()> {
         // Only reachable through `&dyn WriteTxn`'s owner, which is `run_scoped`: it commits.
-        Err(Error::engine_kind_of(
+        Err(Error::engine_failure(
             None,
             Operation::Commit,
             EngineErrorKind::Other,
