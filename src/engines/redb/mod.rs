@@ -280,7 +280,15 @@ impl Engine for RedbEngine {
     /// The read transaction lives on the stack: an auto-commit read allocates what a raw redb
     /// read does.
     fn read(&self, body: &mut ReadBody<'_>) -> Result<()> {
-        body(&read::RedbRead::new(self.begin_redb_read()?))
+        // One guard covers beginning and ending the snapshot; `body` is the caller's code.
+        catch_engine_panic(None, Operation::BeginRead, |caller| {
+            let txn = self
+                .redb()
+                .begin_read()
+                .map_err(redb_error(None, Operation::BeginRead))?;
+            let snapshot = read::RedbRead::new(txn);
+            caller.run(|| body(&snapshot))
+        })
     }
 
     /// The write transaction lives on the stack: an auto-commit write allocates what a raw
