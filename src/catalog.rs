@@ -99,6 +99,11 @@ impl TableOptions {
         self
     }
 
+    /// The version set.
+    pub(crate) fn version_number(&self) -> u32 {
+        self.version
+    }
+
     /// The value type's name as recorded, instead of the one derived from its Rust name.
     /// Printable text without line breaks.
     pub fn type_name(mut self, name: impl Into<String>) -> Self {
@@ -238,10 +243,16 @@ impl fmt::Display for TableRecord {
 /// `app::model::Pair<alloc::string::String, u64>` → `Pair<String, u64>`: every path prefix and
 /// lifetime dropped, generics kept.
 pub(crate) fn short_type_name(full: &str) -> String {
-    let full = full
-        .replace("<'_>", "")
-        .replace("'_, ", "")
-        .replace("'static, ", "");
+    strip_paths(
+        &full
+            .replace("<'_>", "")
+            .replace("'_, ", "")
+            .replace("'static, ", ""),
+    )
+}
+
+/// Drops every path prefix of the type names in `full`, keeping generics (and lifetimes).
+fn strip_paths(full: &str) -> String {
     let mut out = String::with_capacity(full.len());
     let mut segment_start = 0;
     for (i, c) in full.char_indices() {
@@ -299,35 +310,78 @@ pub(crate) fn all_records(engine: &dyn Engine) -> Result<Vec<(String, TableRecor
     Ok(records)
 }
 
+/// What a table's catalog record says about opening it as `expected`.
+enum Stored {
+    /// The record describes `expected`; `legacy`: it is in the pre-catalog form.
+    Matches { legacy: bool },
+    /// The record describes another type.
+    Other(TableRecord),
+}
+
+/// Reads `table`'s record and compares it with `expected`. A pre-catalog record that is
+/// exactly what the requested types wrote then (`legacy_form`) matches even when its names
+/// are ones the catalog cannot parse (a key or serializer type of the caller's own).
+fn stored(
+    reader: &dyn ReadOps,
+    table: &str,
+    expected: &TableRecord,
+    legacy_form: &str,
+) -> Result<Option<Stored>> {
+    let mut stored = None;
+    reader.get(CATALOG_TABLE, table.as_bytes(), &mut |bytes| {
+        stored = Some(if bytes == legacy_form.as_bytes() {
+            Stored::Matches { legacy: true }
+        } else {
+            let (record, legacy) = TableRecord::decode(bytes).map_err(|reason| Error::Catalog {
+                table: table.to_owned(),
+                reason,
+            })?;
+            if record == *expected {
+                Stored::Matches { legacy }
+            } else {
+                Stored::Other(record)
+            }
+        });
+        Ok(())
+    })?;
+    Ok(stored)
+}
+
 /// Records `table` as `expected` on first open (creating the table), or checks it against its
-/// record (rewriting a pre-catalog record that matches in the current form).
-pub(crate) fn register(engine: &dyn Engine, table: &str, expected: &TableRecord) -> Result<()> {
+/// record (rewriting a pre-catalog record that matches in the current form). `legacy_form` is
+/// the record the pre-catalog zerotable wrote for the same types.
+pub(crate) fn register(
+    engine: &dyn Engine,
+    table: &str,
+    expected: &TableRecord,
+    legacy_form: &str,
+) -> Result<()> {
     let mismatch = |stored: Option<TableRecord>| Error::TableTypeMismatch {
         table: table.to_owned(),
         stored: stored.map(Box::new),
         requested: Box::new(expected.clone()),
     };
     // The common case, an existing table opened as itself, needs only a read.
-    let mut stored = None;
+    let mut found = None;
     engine.read(&mut |reader| {
-        stored = read_record(reader, table)?;
+        found = stored(reader, table, expected, legacy_form)?;
         Ok(())
     })?;
-    match stored {
-        Some((record, false)) if record == *expected => return Ok(()),
-        Some((record, _)) if record != *expected => return Err(mismatch(Some(record))),
+    match found {
+        Some(Stored::Matches { legacy: false }) => return Ok(()),
+        Some(Stored::Other(record)) => return Err(mismatch(Some(record))),
         _ => {}
     }
     let creates_tables = engine.capabilities().table_admin;
     engine.write(WriteOptions::DEFAULT, &mut |txn| {
-        match read_record(txn, table)? {
-            Some((record, legacy)) if record == *expected => {
+        match stored(txn, table, expected, legacy_form)? {
+            Some(Stored::Matches { legacy }) => {
                 if legacy {
                     put_record(txn, table, expected)?;
                 }
                 return Ok(());
             }
-            Some((record, _)) => return Err(mismatch(Some(record))), // changed meanwhile
+            Some(Stored::Other(record)) => return Err(mismatch(Some(record))), // changed meanwhile
             None => {}
         }
         // Entries without a record were written outside the typed API (or through a handle
@@ -342,6 +396,17 @@ pub(crate) fn register(engine: &dyn Engine, table: &str, expected: &TableRecord)
         }
         Ok(())
     })
+}
+
+/// The one-line record zerotable wrote before the catalog for a table of `K` keys stored with
+/// serializer `S` (`key=u64 serializer=RkyvSerializer<User> version=0`): type names with their
+/// paths removed but lifetimes kept, as that version printed them.
+pub(crate) fn legacy_form<K: ?Sized, S: ?Sized>(version: u32) -> String {
+    format!(
+        "key={} serializer={} version={version}",
+        strip_paths(std::any::type_name::<K>()),
+        strip_paths(std::any::type_name::<S>()),
+    )
 }
 
 fn put_record(txn: &dyn WriteTxn, table: &str, record: &TableRecord) -> Result<()> {
@@ -368,6 +433,19 @@ pub(crate) fn validate_type_name(table: &str, name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legacy_records_are_what_the_pre_catalog_version_wrote() {
+        struct Probe;
+        assert_eq!(
+            legacy_form::<u64, crate::RkyvSerializer<Probe>>(0),
+            "key=u64 serializer=RkyvSerializer<Probe> version=0"
+        );
+        assert_eq!(
+            legacy_form::<(String, u64), crate::RawSerializer>(3),
+            "key=(String, u64) serializer=RawSerializer version=3"
+        );
+    }
 
     #[test]
     fn type_names_lose_their_paths_and_lifetimes_but_keep_generics() {

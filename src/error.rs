@@ -41,7 +41,8 @@ pub enum EngineErrorKind {
     /// read or fsync). redb refuses every later write until the storage is reopened.
     Io,
     /// The stored data is damaged: the engine found pages, checksums or structures it cannot
-    /// read. Nothing was changed by the failed operation.
+    /// read (or its library panicked, most likely on such data). A write transaction that met
+    /// this is rolled back.
     Corrupted,
     /// The database is already open — by another process, or by this one (a `Storage`, or a
     /// `Table` from it, is still alive: tables keep their database open).
@@ -94,8 +95,9 @@ impl EngineErrorKind {
                  every Table from it, then open it again"
             }
             EngineErrorKind::Corrupted => {
-                "run Storage::check_integrity; if it cannot repair the file, restore a backup \
-                 or copy the tables that still read into a new storage"
+                "drop the Storage and every Table from it, open it again (redb repairs what it \
+                 can on open), then run Storage::check_integrity; if that still fails, restore \
+                 a backup or copy the tables that still read into a new storage"
             }
             EngineErrorKind::AlreadyOpen => {
                 "close the other user first: another process, or a Storage or Table of this \
@@ -156,6 +158,20 @@ impl EngineError {
     /// An error of `kind` with nothing more to say.
     pub fn of_kind(kind: EngineErrorKind) -> Self {
         EngineError { kind, source: None }
+    }
+
+    /// The same error, classified as `kind` (an engine that knows more than the library it
+    /// wraps, e.g. that a failure during a commit leaves its outcome unknown).
+    ///
+    /// ```
+    /// use zerotable::{EngineError, EngineErrorKind};
+    /// let err = EngineError::new(EngineErrorKind::Io, "fsync failed")
+    ///     .with_kind(EngineErrorKind::CommitOutcomeUnknown);
+    /// assert_eq!(err.kind(), EngineErrorKind::CommitOutcomeUnknown);
+    /// assert_eq!(err.cause().unwrap().to_string(), "fsync failed");
+    /// ```
+    pub fn with_kind(self, kind: EngineErrorKind) -> Self {
+        EngineError { kind, ..self }
     }
 
     /// What went wrong.
@@ -413,6 +429,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A table was handed a transaction or snapshot of another `Storage`. Nothing was read or
+    /// written: use one begun on the storage the table was opened from.
+    #[error(
+        "table `{table}` was given a transaction or snapshot of another Storage; use one begun on the Storage the table was opened from"
+    )]
+    ForeignTransaction {
+        /// The table.
+        table: String,
+    },
+
     /// A caller's closure (a scan body, a fold step) returned an error of its own, wrapped
     /// with [`Error::callback`]. The scan stopped there.
     #[error("callback failed: {source}")]
@@ -509,7 +535,8 @@ impl Error {
             | Error::Serialize { table, .. }
             | Error::InvalidValue { table, .. }
             | Error::TableTypeMismatch { table, .. }
-            | Error::Catalog { table, .. } => Some(table),
+            | Error::Catalog { table, .. }
+            | Error::ForeignTransaction { table } => Some(table),
             Error::InvalidTableName { name, .. } => Some(name),
             Error::Open { .. } | Error::Callback { .. } => None,
         }

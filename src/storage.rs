@@ -14,7 +14,7 @@ use crate::engine::{Capabilities, Engine, Integrity, KeyRange, TableStats, Write
 use crate::engines::{MemoryEngine, RedbEngine};
 use crate::error::Result;
 use crate::table::Table;
-use crate::txn::{Snapshot, WriteTx, run_read, run_write};
+use crate::txn::{Snapshot, WriteTx, engine_id, run_read, run_write};
 
 /// A table of rkyv-serialized `V` values.
 pub type RkyvTable<K, V> = Table<K, V, RkyvSerializer<V>>;
@@ -124,7 +124,8 @@ impl Storage {
         if let Some(type_name) = &record.value_type {
             catalog::validate_type_name(name, type_name)?;
         }
-        catalog::register(&*self.engine, name, &record).map_err(|e| e.on_table(name))?;
+        let legacy = catalog::legacy_form::<K, S>(options.version_number());
+        catalog::register(&*self.engine, name, &record, &legacy).map_err(|e| e.on_table(name))?;
         Ok(Table::new(Arc::clone(&self.engine), name, serializer))
     }
 
@@ -190,6 +191,11 @@ impl Storage {
     /// `Ok`. On `Err` nothing is written and the error is returned; on panic nothing is written
     /// and the panic continues.
     ///
+    /// The transaction belongs to this thread. Do all its writes here, through the `_in`
+    /// methods: another thread writing to the same storage meanwhile waits for this
+    /// transaction to end, so waiting for such a thread inside `body` (a scoped thread or a
+    /// parallel iterator that writes) never ends — the engine cannot see that cycle.
+    ///
     /// ```
     /// # let storage = zerotable::Storage::in_memory();
     /// let balances = storage.raw_table::<String>("balances")?;
@@ -221,7 +227,10 @@ impl Storage {
         options: WriteOptions,
         body: impl FnOnce(&WriteTx<'_>) -> Result<R>,
     ) -> Result<R> {
-        run_write(&*self.engine, options, |txn| body(&WriteTx::lent(txn)))
+        let origin = engine_id(&self.engine);
+        run_write(&*self.engine, options, |txn| {
+            body(&WriteTx::lent(txn, origin))
+        })
     }
 
     /// Starts a write transaction for code that cannot use a closure: call
@@ -233,7 +242,8 @@ impl Storage {
 
     /// [`begin_write`](Self::begin_write) with this transaction's [`WriteOptions`].
     pub fn begin_write_with(&self, options: WriteOptions) -> Result<WriteTx<'static>> {
-        Ok(WriteTx::owned(self.engine.begin_write(options)?))
+        let origin = engine_id(&self.engine);
+        Ok(WriteTx::owned(self.engine.begin_write(options)?, origin))
     }
 
     /// Runs `body` with one consistent snapshot of every table; writers go on meanwhile.
@@ -252,7 +262,10 @@ impl Storage {
 
     /// A consistent snapshot of every table, for code that cannot use a closure.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        Ok(Snapshot::new(self.engine.begin_read()?))
+        Ok(Snapshot::new(
+            self.engine.begin_read()?,
+            engine_id(&self.engine),
+        ))
     }
 
     // ---- the catalog and administration ----
@@ -339,10 +352,12 @@ impl Storage {
     /// Checks the stored structures and repairs what the engine can (capability
     /// [`check_integrity`](Capabilities::check_integrity)).
     ///
-    /// When an operation fails with [`Corrupted`](crate::EngineErrorKind::Corrupted): run
-    /// this. [`Integrity::Repaired`] means the engine fixed what it found (redb rebuilds its
-    /// allocator state); an error of kind `Corrupted` means it could not — restore a backup, or
-    /// read what still reads (other tables, other key ranges) into a new storage.
+    /// When an operation fails with [`Corrupted`](crate::EngineErrorKind::Corrupted): drop
+    /// this `Storage` and every `Table` from it, open it again (redb repairs what it can on
+    /// open; after a failed commit it asks for exactly that), then run this.
+    /// [`Integrity::Repaired`] means the engine fixed what it found (redb rebuilds its allocator
+    /// state); an error of kind `Corrupted` means it could not — restore a backup, or read what
+    /// still reads (other tables, other key ranges) into a new storage.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();

@@ -10,12 +10,19 @@
 //! a nested write (this thread already holds the write: an error) from a concurrent one
 //! (another thread: it waits). A [`Snapshot`] is `Send`.
 //!
+//! One cycle stays invisible to the engine: a thread holding the write transaction that waits
+//! for another thread (a scoped thread, a parallel iterator) which writes to the same storage.
+//! That thread waits for the transaction, the transaction's thread waits for it: do every
+//! write of a transaction on its own thread.
+//!
 //! ```compile_fail
 //! // A write transaction cannot move to another thread.
 //! let storage = zerotable::Storage::in_memory();
 //! let tx = storage.begin_write().unwrap();
 //! std::thread::spawn(move || tx.commit());
 //! ```
+
+use std::sync::Arc;
 
 use crate::engine::{Engine, ReadOps, ReadTxn, WriteOptions, WriteTxn};
 use crate::error::{EngineErrorKind, Error, Operation, Result};
@@ -43,6 +50,8 @@ use crate::error::{EngineErrorKind, Error, Operation, Result};
 /// ```
 pub struct WriteTx<'a> {
     txn: Txn<'a>,
+    /// Which engine it belongs to ([`engine_id`]).
+    origin: usize,
 }
 
 /// Who ends the transaction: the `WriteTx` itself, or the `Storage::write` call lending it.
@@ -52,15 +61,17 @@ enum Txn<'a> {
 }
 
 impl<'a> WriteTx<'a> {
-    pub(crate) fn owned(txn: Box<dyn WriteTxn>) -> Self {
+    pub(crate) fn owned(txn: Box<dyn WriteTxn>, origin: usize) -> Self {
         WriteTx {
             txn: Txn::Owned(txn),
+            origin,
         }
     }
 
-    pub(crate) fn lent(txn: &'a dyn WriteTxn) -> Self {
+    pub(crate) fn lent(txn: &'a dyn WriteTxn, origin: usize) -> Self {
         WriteTx {
             txn: Txn::Lent(txn),
+            origin,
         }
     }
 
@@ -114,11 +125,13 @@ impl std::fmt::Debug for WriteTx<'_> {
 /// ```
 pub struct Snapshot {
     txn: Box<dyn ReadTxn>,
+    /// Which engine it belongs to ([`engine_id`]).
+    origin: usize,
 }
 
 impl Snapshot {
-    pub(crate) fn new(txn: Box<dyn ReadTxn>) -> Self {
-        Snapshot { txn }
+    pub(crate) fn new(txn: Box<dyn ReadTxn>, origin: usize) -> Self {
+        Snapshot { txn, origin }
     }
 
     /// The engine snapshot, for what the typed API does not cover.
@@ -144,11 +157,15 @@ mod sealed {
 
     pub trait Sealed {
         fn read_ops(&self) -> &dyn ReadOps;
+        fn origin(&self) -> usize;
     }
 
     impl Sealed for super::Snapshot {
         fn read_ops(&self) -> &dyn ReadOps {
             &*self.txn
+        }
+        fn origin(&self) -> usize {
+            self.origin
         }
     }
 
@@ -156,27 +173,55 @@ mod sealed {
         fn read_ops(&self) -> &dyn ReadOps {
             self.engine_txn()
         }
+        fn origin(&self) -> usize {
+            self.origin
+        }
     }
 }
 
-/// Where one typed read runs: its own snapshot (auto-commit) or one the caller holds.
+/// Identifies an engine (the address it is shared at), so that a table can refuse a
+/// transaction or snapshot of another storage.
+pub(crate) fn engine_id(engine: &Arc<dyn Engine>) -> usize {
+    Arc::as_ptr(engine) as *const () as usize
+}
+
+/// Where one typed read runs: its own snapshot (auto-commit) or one the caller holds (with the
+/// id of the engine it belongs to).
 #[derive(Clone, Copy)]
 pub(crate) enum Via<'a> {
     AutoCommit(&'a dyn Engine),
-    In(&'a dyn ReadOps),
+    In(&'a dyn ReadOps, usize),
 }
 
 impl<'a> Via<'a> {
     pub(crate) fn reader<T: Reader + ?Sized>(reader: &'a T) -> Self {
-        Via::In(sealed::Sealed::read_ops(reader))
+        Via::In(
+            sealed::Sealed::read_ops(reader),
+            sealed::Sealed::origin(reader),
+        )
+    }
+
+    /// The engine a held reader belongs to.
+    pub(crate) fn origin(self) -> Option<usize> {
+        match self {
+            Via::AutoCommit(_) => None,
+            Via::In(_, origin) => Some(origin),
+        }
     }
 
     /// Runs `op` on this reader (beginning and ending a snapshot for an auto-commit read).
     pub(crate) fn run<R>(self, op: impl FnOnce(&dyn ReadOps) -> Result<R>) -> Result<R> {
         match self {
             Via::AutoCommit(engine) => run_read(engine, op),
-            Via::In(reader) => op(reader),
+            Via::In(reader, _) => op(reader),
         }
+    }
+}
+
+impl WriteTx<'_> {
+    /// The engine this transaction belongs to.
+    pub(crate) fn origin(&self) -> usize {
+        self.origin
     }
 }
 

@@ -232,3 +232,53 @@ fn every_stored_key_of_an_old_file_decodes_from_its_catalog_record() {
         );
     }
 }
+
+/// A key type of the caller's own, as a pre-catalog table could have used: its old record
+/// names a type the catalog cannot parse.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct UserId(u64);
+
+impl zerotable::IntoKeyBytes for UserId {
+    fn write_key_part(&self, out: &mut zerotable::KeyArena) {
+        self.0.write_key_part(out);
+    }
+}
+
+impl zerotable::FromKeyBytes for UserId {
+    fn key_type() -> KeyType {
+        KeyType::U64
+    }
+
+    fn read_key_part(input: &mut &[u8]) -> Result<Self, zerotable::KeyDecodeError> {
+        u64::read_key_part(input).map(UserId)
+    }
+}
+
+/// A pre-catalog record naming the caller's own key type is not parseable, but it is exactly
+/// what the same types wrote then: the table opens with them (and only them), and its record
+/// is rewritten in the current form.
+#[test]
+fn an_old_record_with_a_key_type_of_the_callers_own_opens_with_the_same_types() {
+    let storage = Storage::in_memory();
+    let old = "key=UserId serializer=RkyvSerializer<User> version=0";
+    storage
+        .engine()
+        .write(zerotable::WriteOptions::DEFAULT, &mut |txn| {
+            txn.put(CATALOG_TABLE, b"ids", old.as_bytes())?;
+            let bytes = rkyv::to_bytes::<rancor::Error>(&user(1)).unwrap();
+            txn.put("ids", &1u64.to_be_bytes(), &bytes)
+        })
+        .unwrap();
+    assert!(matches!(
+        storage.rkyv_table::<u64, User>("ids"),
+        Err(Error::Catalog { .. })
+    ));
+    let ids = storage.rkyv_table::<UserId, User>("ids").unwrap();
+    assert_eq!(ids.get(&UserId(1), |u| u.id.to_native()).unwrap(), Some(1));
+    assert!(stored_record(&storage, "ids").starts_with("zerotable.table/1\n"));
+    let record = storage.table_record("ids").unwrap().unwrap();
+    assert_eq!(
+        record.to_string(),
+        "key=u64 format=rkyv type=User version=0"
+    );
+}

@@ -403,3 +403,48 @@ fn a_second_write_on_the_thread_holding_the_write_is_an_error_not_a_deadlock() {
         assert_eq!(users.len().unwrap(), 2, "{engine}");
     });
 }
+
+/// A table refuses a transaction or snapshot of another storage (reads and writes alike, also
+/// a scan, whose error comes when it runs): nothing is read from or written to the other
+/// engine, and the transaction itself is untouched.
+#[test]
+fn a_transaction_of_another_storage_is_refused() {
+    let mine = Storage::in_memory();
+    let other = Storage::in_memory();
+    let table = mine.raw_table::<u64>("t").unwrap();
+    let theirs = other.raw_table::<u64>("t").unwrap();
+    table.put(&1, b"mine").unwrap();
+    let foreign = |result: zerotable::Result<()>| {
+        assert!(
+            matches!(&result, Err(Error::ForeignTransaction { table }) if table == "t"),
+            "{result:?}"
+        );
+    };
+    other
+        .write(|tx| {
+            foreign(table.put_in(tx, &2, b"x"));
+            foreign(table.delete_in(tx, &1).map(drop));
+            foreign(table.update_in(tx, &1, |_| Some(b"y".to_vec())).map(drop));
+            foreign(table.get_in(tx, &1, |v| v.len()).map(drop));
+            foreign(table.len_in(tx).map(drop));
+            foreign(table.scan_in(tx).for_each(|_, _| Ok(())));
+            theirs.put_in(tx, &3, b"theirs")
+        })
+        .unwrap();
+    let snapshot = other.snapshot().unwrap();
+    foreign(table.get_in(&snapshot, &1, |v| v.len()).map(drop));
+    assert_eq!(
+        table.get(&1, |v| v.to_vec()).unwrap(),
+        Some(b"mine".to_vec())
+    );
+    assert_eq!(table.len().unwrap(), 1);
+    assert_eq!(
+        theirs.len().unwrap(),
+        1,
+        "the other storage has only its own write"
+    );
+    let message = table
+        .put_in(&other.begin_write().unwrap(), &2, b"x")
+        .unwrap_err();
+    assert!(message.to_string().contains("another Storage"), "{message}");
+}

@@ -29,6 +29,7 @@ mod writer_gate;
 
 use std::ops::ControlFlow;
 
+pub(crate) use self::panic_guard::guard_engine_call;
 #[cfg(feature = "testing")]
 pub(crate) use self::panic_guard::panic_message as panic_message_of;
 pub use self::panic_guard::{CallerCode, catch_engine_panic};

@@ -55,11 +55,19 @@ pub fn catch_engine_panic<T>(
     operation: Operation,
     call: impl FnOnce(&CallerCode) -> Result<T>,
 ) -> Result<T> {
+    guard_engine_call(table, operation, call).unwrap_or_else(Err)
+}
+
+/// [`catch_engine_panic`], telling a caught engine panic (the outer `Err`) apart from an error
+/// the call returned: engines stop using a write transaction after a panic inside it.
+pub(crate) fn guard_engine_call<T>(
+    table: Option<&str>,
+    operation: Operation,
+    call: impl FnOnce(&CallerCode) -> Result<T>,
+) -> std::result::Result<Result<T>, Error> {
     let caller = CallerCode::default();
-    // The state a panicking engine call leaves behind belongs to the engine library; the
-    // engines stop using a write transaction after such an error (it is rolled back).
     match catch_unwind(AssertUnwindSafe(|| call(&caller))) {
-        Ok(result) => result,
+        Ok(result) => Ok(result),
         Err(panic) if caller.running.get() => resume_unwind(panic),
         Err(panic) => Err(Error::engine(
             table,
@@ -67,7 +75,7 @@ pub fn catch_engine_panic<T>(
             EngineError::new(
                 EngineErrorKind::Corrupted,
                 format!(
-                    "the engine failed on damaged data: {}",
+                    "the engine panicked, most likely on damaged data: {}",
                     panic_message(&*panic)
                 ),
             ),

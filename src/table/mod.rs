@@ -16,7 +16,7 @@ use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena};
 use crate::codec::value::{EncodeError, RkyvSerializer, RkyvValue, ValueSerializer};
 use crate::engine::{Engine, ReadOps, TableStats};
 use crate::error::{BoxError, Error, KeyBytes, Result};
-use crate::txn::{Reader, Via};
+use crate::txn::{Reader, Via, engine_id};
 
 /// A named table of `K` keys and `V` values stored with serializer `S`.
 ///
@@ -152,12 +152,32 @@ where
         Ok(self.len()? == 0)
     }
 
+    /// [`is_empty`](Self::is_empty) within a snapshot or write transaction.
+    pub fn is_empty_in<T: Reader>(&self, reader: &T) -> Result<bool> {
+        Ok(self.len_in(reader)? == 0)
+    }
+
     /// Entry count and stored bytes (capability
     /// [`table_admin`](crate::Capabilities::table_admin)).
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("t")?;
+    /// t.put(&1, b"abc")?;
+    /// assert_eq!(t.stats()?.entries, 1);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn stats(&self) -> Result<TableStats> {
-        self.run(Via::AutoCommit(&*self.engine), |reader| {
-            reader.table_stats(&self.name)
-        })
+        self.stats_via(Via::AutoCommit(&*self.engine))
+    }
+
+    /// [`stats`](Self::stats) within a snapshot or write transaction (counting its writes).
+    pub fn stats_in<T: Reader>(&self, reader: &T) -> Result<TableStats> {
+        self.stats_via(Via::reader(reader))
+    }
+
+    fn stats_via(&self, via: Via<'_>) -> Result<TableStats> {
+        self.run(via, |reader| reader.table_stats(&self.name))
     }
 
     /// Reads several keys from one snapshot: `read(view)` for each key in order, `None` views
@@ -244,13 +264,28 @@ where
         })
     }
 
-    /// Runs `op` through `via`; engine errors name this table.
+    /// Runs `op` through `via`; engine errors name this table. A reader of another storage is
+    /// refused.
     pub(crate) fn run<R>(
         &self,
         via: Via<'_>,
         op: impl FnOnce(&dyn ReadOps) -> Result<R>,
     ) -> Result<R> {
+        if let Some(origin) = via.origin() {
+            self.check_origin(origin)?;
+        }
         via.run(op).map_err(|e| e.on_table(&self.name))
+    }
+
+    /// Refuses a transaction or snapshot that belongs to another engine than this table's.
+    pub(crate) fn check_origin(&self, origin: usize) -> Result<()> {
+        if origin == engine_id(&self.engine) {
+            Ok(())
+        } else {
+            Err(Error::ForeignTransaction {
+                table: self.name.to_string(),
+            })
+        }
     }
 
     /// Runs `read` on the stored bytes of `key`, if present: the one point read of the table

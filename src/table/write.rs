@@ -37,6 +37,12 @@ where
         written.map_err(|e| e.on_table(&self.name))
     }
 
+    /// The engine transaction behind `tx`, if `tx` belongs to this table's storage.
+    fn txn_of<'t>(&self, tx: &'t WriteTx<'_>) -> Result<&'t dyn WriteTxn> {
+        self.check_origin(tx.origin())?;
+        Ok(tx.engine_txn())
+    }
+
     /// Runs `op` in a transaction of its own, committed if it returns `Ok`.
     fn auto_commit<R>(&self, op: impl FnOnce(&dyn WriteTxn) -> Result<R>) -> Result<R> {
         run_write(&*self.engine, WriteOptions::DEFAULT, op).map_err(|e| e.on_table(&self.name))
@@ -76,7 +82,7 @@ where
         Q: IntoKeyBytes + ?Sized,
     {
         let mut arena = KeyArena::new();
-        self.put_encoded(tx.engine_txn(), key.key_bytes(&mut arena), value)
+        self.put_encoded(self.txn_of(tx)?, key.key_bytes(&mut arena), value)
     }
 
     /// Removes `key`; returns whether it was present.
@@ -106,7 +112,7 @@ where
         Q: IntoKeyBytes + ?Sized,
     {
         let mut arena = KeyArena::new();
-        self.write_row(tx.engine_txn(), key.key_bytes(&mut arena), None)
+        self.write_row(self.txn_of(tx)?, key.key_bytes(&mut arena), None)
     }
 
     /// Stores every `(key, value)` pair in one atomic transaction: all of them or, if any value
@@ -134,7 +140,7 @@ where
         I: IntoIterator<Item = (K, B)>,
         B: Borrow<V>,
     {
-        self.put_batch_to(tx.engine_txn(), items)
+        self.put_batch_to(self.txn_of(tx)?, items)
     }
 
     fn put_batch_to<I, B>(&self, txn: &dyn WriteTxn, items: I) -> Result<()>
@@ -189,7 +195,7 @@ where
         B: Borrow<V>,
     {
         let mut arena = KeyArena::new();
-        self.update_to(tx.engine_txn(), key.key_bytes(&mut arena), change)
+        self.update_to(self.txn_of(tx)?, key.key_bytes(&mut arena), change)
     }
 
     fn update_to<F, B>(&self, txn: &dyn WriteTxn, key: &[u8], change: F) -> Result<bool>
@@ -258,7 +264,7 @@ where
         Q: IntoKeyBytes + ?Sized,
     {
         let mut arena = KeyArena::new();
-        self.compare_and_swap_to(tx.engine_txn(), key.key_bytes(&mut arena), expected, new)
+        self.compare_and_swap_to(self.txn_of(tx)?, key.key_bytes(&mut arena), expected, new)
     }
 
     fn compare_and_swap_to(
@@ -324,7 +330,7 @@ where
         F: FnOnce(S::Output<'_>) -> R,
     {
         let mut arena = KeyArena::new();
-        self.get_or_insert_to(tx.engine_txn(), key.key_bytes(&mut arena), make, read)
+        self.get_or_insert_to(self.txn_of(tx)?, key.key_bytes(&mut arena), make, read)
     }
 
     fn get_or_insert_to<M, B, F, R>(

@@ -315,6 +315,29 @@ super::checks! {
         assert_eq!(f.scan_all("u"), rows(&[("k", "v")]));
     }
 
+    /// A clean close (the engine dropped) keeps every commit, `Durability::None` ones included,
+    /// without a `flush`: they are all there after a reopen.
+    fn a_clean_close_keeps_unsynced_commits(f: &Fixture) {
+        let fast = WriteOptions::durability(Durability::None);
+        let mut model = Model::new();
+        for i in 0u32..50 {
+            f.try_write_with(fast, |txn| {
+                txn.put("t", &i.to_be_bytes(), &i.to_le_bytes())?;
+                if i % 7 == 0 && i > 0 {
+                    assert!(txn.delete("t", &(i - 7).to_be_bytes())?);
+                }
+                Ok(())
+            })
+            .expect("a commit with Durability::None");
+            model.insert(i.to_be_bytes().to_vec(), i.to_le_bytes().to_vec());
+            if i % 7 == 0 && i > 0 {
+                model.remove(&(i - 7).to_be_bytes()[..]);
+            }
+        }
+        reopen(f);
+        assert_eq!(f.scan_all("t"), model_all(&model), "unsynced commits after a clean close");
+    }
+
     /// Typed tables survive a reopen: their catalog records (key type, format, value type,
     /// version) and their rows are the same, opening one with another key type or format still
     /// fails with `TableTypeMismatch` (changing nothing), and they can be written again.

@@ -111,7 +111,7 @@ impl std::fmt::Debug for RedbEngine {
 /// The kind of a redb error.
 fn kind_of(error: &redb::Error) -> EngineErrorKind {
     match error {
-        redb::Error::Corrupted(_) | redb::Error::TransactionPoisoned => EngineErrorKind::Corrupted,
+        redb::Error::Corrupted(_) => EngineErrorKind::Corrupted,
         // redb reports a damaged header (bad magic number, bad checksum) as invalid data, and
         // a file cut off inside its header as an unexpected end of file.
         redb::Error::Io(e)

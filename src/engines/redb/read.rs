@@ -19,15 +19,22 @@ pub(super) fn definition(table: &str) -> TableDefinition<'_, Bytes, Bytes> {
 pub(super) struct RedbRead {
     // Declared first: table handles close before their transaction.
     tables: TableSlots<redb::ReadOnlyTable<Bytes, Bytes>>,
-    txn: redb::ReadTransaction,
+    /// `None` only while dropping.
+    txn: Option<redb::ReadTransaction>,
 }
 
 impl RedbRead {
     pub(super) fn new(txn: redb::ReadTransaction) -> Self {
         RedbRead {
             tables: TableSlots::new(),
-            txn,
+            txn: Some(txn),
         }
+    }
+
+    fn txn(&self) -> &redb::ReadTransaction {
+        self.txn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the transaction is taken only by Drop"))
     }
 
     /// Runs `body` on `table` (opened at most once per snapshot); `None` if it does not exist.
@@ -37,7 +44,7 @@ impl RedbRead {
         operation: Operation,
         body: impl FnOnce(&redb::ReadOnlyTable<Bytes, Bytes>) -> Result<R>,
     ) -> Result<Option<R>> {
-        let open = || match self.txn.open_table(definition(table)) {
+        let open = || match self.txn().open_table(definition(table)) {
             Ok(handle) => Ok(Some(handle)),
             Err(TableError::TableDoesNotExist(_)) => Ok(None),
             Err(e) => Err(redb_error(Some(table), operation)(e)),
@@ -97,10 +104,27 @@ impl RedbReader for RedbRead {
 
     fn table_names(&self) -> Result<Vec<String>> {
         let tables = self
-            .txn
+            .txn()
             .list_tables()
             .map_err(redb_error(None, Operation::ListTables))?;
         Ok(tables.map(|t| t.name().to_owned()).collect())
+    }
+}
+
+impl Drop for RedbRead {
+    /// Ending a snapshot is a call into redb too: guarded, unless the thread is unwinding
+    /// already (then nothing more may panic anyway).
+    fn drop(&mut self) {
+        let tables = std::mem::replace(&mut self.tables, TableSlots::new());
+        let txn = self.txn.take();
+        if std::thread::panicking() {
+            return;
+        }
+        let _ = catch_engine_panic(None, Operation::BeginRead, |_| {
+            drop(tables);
+            drop(txn);
+            Ok(())
+        });
     }
 }
 

@@ -11,7 +11,7 @@
 //! When every slot is taken, a handle no running read holds is closed to make room; only when
 //! all slots are held by running reads is a table opened for one operation (redb refuses to
 //! open a table twice in a write transaction, so reading a table inside its own scan then
-//! needs 16 scans of other tables to be running at once before it fails).
+//! needs 16 scans of other tables to be running at once before it fails with `InUse`).
 
 use std::cell::{OnceCell, Ref, RefCell, RefMut};
 
@@ -19,19 +19,46 @@ use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
 
 /// Tables kept open per transaction beyond the first.
 const MORE_SLOTS: usize = 15;
-/// Longest table name kept in a slot (zerotable's own names are at most 64 bytes).
+/// Longest table name stored inline (zerotable's own names are at most 64 bytes); longer
+/// names of tables written through the raw engine are kept on the heap.
 const NAME_CAPACITY: usize = 64;
 
-/// A handle and the name of its table, stored inline.
+/// A table's name, inline when short.
+enum Name {
+    Inline { len: u8, bytes: [u8; NAME_CAPACITY] },
+    Long(Box<str>),
+}
+
+impl Name {
+    fn new(table: &str) -> Self {
+        if table.len() > NAME_CAPACITY {
+            return Name::Long(table.into());
+        }
+        let mut bytes = [0; NAME_CAPACITY];
+        bytes[..table.len()].copy_from_slice(table.as_bytes());
+        Name::Inline {
+            len: table.len() as u8,
+            bytes,
+        }
+    }
+
+    fn is(&self, table: &str) -> bool {
+        match self {
+            Name::Inline { len, bytes } => &bytes[..usize::from(*len)] == table.as_bytes(),
+            Name::Long(name) => **name == *table,
+        }
+    }
+}
+
+/// A handle and the name of its table.
 pub(super) struct Named<T> {
-    len: u8,
-    name: [u8; NAME_CAPACITY],
+    name: Name,
     pub(super) handle: T,
 }
 
 impl<T> Named<T> {
     fn is(&self, table: &str) -> bool {
-        &self.name[..usize::from(self.len)] == table.as_bytes()
+        self.name.is(table)
     }
 }
 
@@ -113,11 +140,7 @@ impl<T> TableSlots<T> {
         table: &str,
         open: impl FnOnce() -> Result<Option<T>>,
     ) -> Result<Opened<'_, T>> {
-        let slot = if table.len() <= NAME_CAPACITY {
-            self.vacancy()
-        } else {
-            None
-        };
+        let slot = self.vacancy();
         // Close the evicted handle first: redb must not hold the same table open twice.
         if let Some(slot) = slot {
             *slot.borrow_mut() = None;
@@ -128,11 +151,8 @@ impl<T> TableSlots<T> {
         let Some(slot) = slot else {
             return Ok(Opened::Loose(handle));
         };
-        let mut name = [0; NAME_CAPACITY];
-        name[..table.len()].copy_from_slice(table.as_bytes());
         *slot.borrow_mut() = Some(Named {
-            len: table.len() as u8,
-            name,
+            name: Name::new(table),
             handle,
         });
         Ok(Opened::Kept(slot))
@@ -182,6 +202,18 @@ impl<T> TableSlots<T> {
         let mut entry = RefMut::filter_map(entry, Option::as_mut)
             .unwrap_or_else(|_| unreachable!("a found or kept slot holds a handle"));
         body(&mut entry.handle)
+    }
+
+    /// Takes every handle out of its slot (skipping slots a running read holds) and hands it to
+    /// `each`.
+    pub(super) fn drain(&self, mut each: impl FnMut(T)) {
+        for slot in self.slots() {
+            if let Ok(mut entry) = slot.try_borrow_mut()
+                && let Some(named) = entry.take()
+            {
+                each(named.handle);
+            }
+        }
     }
 
     /// Closes `table`'s handle (redb refuses to drop an open table). `InUse` while a read of it

@@ -7,6 +7,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use redb::TableHandle;
 
@@ -16,7 +17,7 @@ use super::slots::TableSlots;
 use crate::engine::WriterTicket;
 use crate::engine::{
     CallerCode, Found, KeyRange, ReadOps, TableStats, Visit, WriteBody, WriteTxn,
-    catch_engine_panic,
+    catch_engine_panic, guard_engine_call,
 };
 use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
 
@@ -30,7 +31,8 @@ pub(super) struct RedbWriteOps<'t> {
     /// The tables that exist, loaded on first need: opening a table in a redb write
     /// transaction creates it, and reads and deletes must not create tables.
     known: RefCell<Option<HashSet<String>>>,
-    /// Set when an operation met damaged data: the transaction is then rolled back.
+    /// Set when redb panicked inside an operation (damaged data): the transaction is then
+    /// rolled back, and its handles are not closed (redb may have left its locks poisoned).
     failed: Cell<bool>,
 }
 
@@ -55,7 +57,9 @@ impl<'t> RedbWriteOps<'t> {
         }
     }
 
-    /// Guards a call into redb; remembers damaged data so the transaction is not committed.
+    /// Guards a call into redb; remembers a panic inside redb so the transaction is not
+    /// committed. (An error the call returns — redb's own, or one a callback passed back — does
+    /// not: redb keeps its state consistent when it returns an error.)
     fn guard<R>(
         &self,
         table: Option<&str>,
@@ -65,13 +69,10 @@ impl<'t> RedbWriteOps<'t> {
         if self.failed.get() {
             return Err(damaged_earlier(table, operation));
         }
-        let result = catch_engine_panic(table, operation, call);
-        if let Err(error) = &result
-            && error.engine_kind() == Some(EngineErrorKind::Corrupted)
-        {
+        guard_engine_call(table, operation, call).unwrap_or_else(|panic| {
             self.failed.set(true);
-        }
-        result
+            Err(panic)
+        })
     }
 
     fn exists(&self, table: &str, operation: Operation) -> Result<bool> {
@@ -133,6 +134,36 @@ impl<'t> RedbWriteOps<'t> {
     ) -> Result<R> {
         self.tables
             .write(table, operation, || self.open(table, operation), body)
+    }
+}
+
+impl RedbWriteOps<'_> {
+    /// Closes the table handles one at a time, each guarded, and returns whether the
+    /// transaction met a panic inside redb. After such a panic redb may have poisoned the lock
+    /// that closing a table takes: each close is guarded on its own, and while the thread is
+    /// unwinding already (where a second panic would abort the process) the handles are left
+    /// unclosed — leaking them, in that rare case, until the process ends.
+    fn close_tables(&self) -> bool {
+        let leave_open = self.failed.get() && std::thread::panicking();
+        self.tables.drain(|handle| {
+            if leave_open {
+                std::mem::forget(handle);
+            } else if catch_engine_panic(None, Operation::Commit, |_| {
+                drop(handle);
+                Ok(())
+            })
+            .is_err()
+            {
+                self.failed.set(true);
+            }
+        });
+        self.failed.get()
+    }
+}
+
+impl Drop for RedbWriteOps<'_> {
+    fn drop(&mut self) {
+        self.close_tables();
     }
 }
 
@@ -250,44 +281,57 @@ fn finish(txn: redb::WriteTransaction, outcome: Result<()>, failed: bool) -> Res
         false => Ok(()),
     });
     if let Err(error) = outcome {
-        // Dropping an uncommitted redb transaction rolls it back (guarded: it writes too).
-        let _ = catch_engine_panic(None, Operation::Commit, |_| {
-            drop(txn);
-            Ok(())
-        });
+        rollback(txn);
         return Err(error);
     }
-    catch_engine_panic(None, Operation::Commit, |_| {
-        txn.commit().map_err(|error| {
-            let error = redb::Error::from(error);
-            // The commit writes and fsyncs: an I/O failure there may or may not have reached
-            // the disk.
-            let kind = match &error {
-                redb::Error::Io(_) => EngineErrorKind::CommitOutcomeUnknown,
-                _ => super::kind_of(&error),
-            };
-            Error::engine(None, Operation::Commit, EngineError::new(kind, error))
-        })
-    })
+    // The commit writes and fsyncs: a failure there, or a panic inside redb, may or may not
+    // have reached the disk. A transaction redb had poisoned earlier was rolled back.
+    let unknown = |error: EngineError| match error.kind() {
+        EngineErrorKind::Io | EngineErrorKind::Corrupted | EngineErrorKind::Other => {
+            error.with_kind(EngineErrorKind::CommitOutcomeUnknown)
+        }
+        _ => error,
+    };
+    let committed = guard_engine_call(None, Operation::Commit, |_| {
+        txn.commit()
+            .map_err(super::redb_error(None, Operation::Commit))
+    });
+    match committed.unwrap_or_else(Err) {
+        Ok(()) => Ok(()),
+        Err(Error::Engine { source, .. }) => {
+            Err(Error::engine(None, Operation::Commit, unknown(source)))
+        }
+        Err(other) => Err(other),
+    }
 }
 
-/// Closes the handles of `ops` (guarded: closing a table updates the transaction) and returns
-/// whether the transaction met damaged data.
-fn close(ops: RedbWriteOps<'_>) -> bool {
-    let failed = ops.failed.get();
-    let closed = catch_engine_panic(None, Operation::Commit, |_| {
-        drop(ops);
+/// Rolls `txn` back (guarded: dropping an uncommitted redb transaction writes too).
+fn rollback(txn: redb::WriteTransaction) {
+    let _ = catch_engine_panic(None, Operation::Commit, |_| {
+        drop(txn);
         Ok(())
     });
-    failed || closed.is_err()
 }
 
-/// Runs `body` in `txn`, both on the stack, and commits if it succeeds.
+/// Closes the handles of `ops` and returns whether the transaction met damaged data.
+fn close(ops: RedbWriteOps<'_>) -> bool {
+    ops.close_tables()
+}
+
+/// Runs `body` in `txn`, both on the stack, and commits if it succeeds. A panic of the caller's
+/// code in `body` rolls the transaction back before it continues (so redb need not repair
+/// anything after an unwinding transaction).
 pub(super) fn run_scoped(txn: redb::WriteTransaction, body: &mut WriteBody<'_>) -> Result<()> {
     let ops = RedbWriteOps::new(&txn);
-    let outcome = body(&ops);
+    let outcome = catch_unwind(AssertUnwindSafe(|| body(&ops)));
     let failed = close(ops);
-    finish(txn, outcome, failed)
+    match outcome {
+        Ok(outcome) => finish(txn, outcome, failed),
+        Err(panic) => {
+            rollback(txn);
+            resume_unwind(panic)
+        }
+    }
 }
 
 self_cell::self_cell!(
@@ -389,9 +433,7 @@ impl WriteTxn for RedbWrite {
                 EngineError::of_kind(EngineErrorKind::Closed),
             ));
         };
-        let failed = cell.with_dependent(|_, ops| ops.failed.get());
-        // Closing the table handles (dropping the dependent) is guarded like the rest.
-        let txn = catch_engine_panic(None, Operation::Commit, |_| Ok(cell.into_owner()))?;
-        finish(txn, Ok(()), failed)
+        let failed = cell.with_dependent(|_, ops| ops.close_tables());
+        finish(cell.into_owner(), Ok(()), failed)
     }
 }
