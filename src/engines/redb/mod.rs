@@ -268,7 +268,7 @@ impl Drop for RedbEngine {
 
 impl Engine for RedbEngine {
     fn begin_read(&self) -> Result<Box<dyn ReadTxn>> {
-        Ok(Box::new(read::RedbRead::new(self.begin_redb_read()?)))
+        Ok(Box::new(read::BoxedRead::new(self.begin_redb_read()?)))
     }
 
     fn begin_write(&self, options: WriteOptions) -> Result<Box<dyn WriteTxn>> {

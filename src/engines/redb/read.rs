@@ -15,26 +15,24 @@ pub(super) fn definition(table: &str) -> TableDefinition<'_, Bytes, Bytes> {
     TableDefinition::new(table)
 }
 
-/// A redb read transaction with the tables it has opened.
+/// A redb read transaction with the tables it has opened. Scoped to one `Engine::read` call,
+/// whose guard covers its end; [`BoxedRead`] is the one `begin_read` hands out.
 pub(super) struct RedbRead {
     // Declared first: table handles close before their transaction.
     tables: TableSlots<redb::ReadOnlyTable<Bytes, Bytes>>,
-    /// `None` only while dropping.
-    txn: Option<redb::ReadTransaction>,
+    txn: redb::ReadTransaction,
 }
 
 impl RedbRead {
     pub(super) fn new(txn: redb::ReadTransaction) -> Self {
         RedbRead {
             tables: TableSlots::new(),
-            txn: Some(txn),
+            txn,
         }
     }
 
     fn txn(&self) -> &redb::ReadTransaction {
-        self.txn
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("the transaction is taken only by Drop"))
+        &self.txn
     }
 
     /// Runs `body` on `table` (opened at most once per snapshot); `None` if it does not exist.
@@ -52,8 +50,6 @@ impl RedbRead {
         self.tables.read(table, open, body)
     }
 }
-
-impl ReadTxn for RedbRead {}
 
 /// What a redb snapshot and a redb write transaction share, so that [`ReadOps`] is written
 /// once for both: a guard around calls into redb, and a table's handle (never creating it).
@@ -111,20 +107,60 @@ impl RedbReader for RedbRead {
     }
 }
 
-impl Drop for RedbRead {
-    /// Ending a snapshot is a call into redb too: guarded, unless the thread is unwinding
-    /// already (then nothing more may panic anyway).
+/// A snapshot handed out by `begin_read`: ending it is a call into redb too, guarded.
+pub(super) struct BoxedRead(Option<RedbRead>);
+
+impl BoxedRead {
+    pub(super) fn new(txn: redb::ReadTransaction) -> Self {
+        BoxedRead(Some(RedbRead::new(txn)))
+    }
+
+    fn inner(&self) -> &RedbRead {
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the snapshot is taken only by Drop"))
+    }
+}
+
+impl Drop for BoxedRead {
     fn drop(&mut self) {
-        let tables = std::mem::replace(&mut self.tables, TableSlots::new());
-        let txn = self.txn.take();
+        let snapshot = self.0.take();
+        // While the thread unwinds already, nothing more may panic anyway: drop plainly.
         if std::thread::panicking() {
             return;
         }
         let _ = catch_engine_panic(None, Operation::BeginRead, |_| {
-            drop(tables);
-            drop(txn);
+            drop(snapshot);
             Ok(())
         });
+    }
+}
+
+impl ReadTxn for BoxedRead {}
+
+impl RedbReader for BoxedRead {
+    type Handle = redb::ReadOnlyTable<Bytes, Bytes>;
+
+    fn guard<R>(
+        &self,
+        table: Option<&str>,
+        operation: Operation,
+        call: impl FnOnce(&CallerCode) -> Result<R>,
+    ) -> Result<R> {
+        self.inner().guard(table, operation, call)
+    }
+
+    fn read_table<R>(
+        &self,
+        table: &str,
+        operation: Operation,
+        body: impl FnOnce(&Self::Handle) -> Result<R>,
+    ) -> Result<Option<R>> {
+        self.inner().read_table(table, operation, body)
+    }
+
+    fn table_names(&self) -> Result<Vec<String>> {
+        self.inner().table_names()
     }
 }
 
