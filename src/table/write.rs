@@ -11,6 +11,9 @@ use crate::engine::{WriteOptions, WriteTxn};
 use crate::error::{EngineErrorKind, Error, Operation, Result};
 use crate::txn::{WriteTx, run_write};
 
+/// What [`Table::write_row`] hands the value a key holds before a write, when asked.
+pub(crate) type OldValue<'a> = dyn FnMut(Option<&[u8]>) -> Result<()> + 'a;
+
 impl<K, V, S> Table<K, V, S>
 where
     K: IntoKeyBytes + FromKeyBytes,
@@ -22,14 +25,23 @@ where
     /// a value is stored afterwards (a put) or whether one was removed (a delete).
     ///
     /// Everything that must see every write hooks in here: it sees the table, the encoded key
-    /// and the new value bytes, inside the transaction, so a hook that needs the old value
-    /// reads it here, before the write, and anything it writes commits or rolls back with it.
+    /// and the new value bytes, inside the transaction, and anything it writes commits or rolls
+    /// back with it. When asked (`old` given) it first hands `old` the value the key holds
+    /// before the write (`None`: absent), read in the same transaction — what index
+    /// maintenance and change events need; plain writes do not pay for that read.
     pub(crate) fn write_row(
         &self,
         txn: &dyn WriteTxn,
         key: &[u8],
         value: Option<&[u8]>,
+        old: Option<&mut OldValue<'_>>,
     ) -> Result<bool> {
+        if let Some(old) = old {
+            let found = self.read_row(txn, key, |bytes| old(Some(bytes)))?;
+            if found.is_none() {
+                old(None)?;
+            }
+        }
         let written = match value {
             Some(bytes) => txn.put(&self.name, key, bytes).map(|()| true),
             None => txn.delete(&self.name, key),
@@ -52,7 +64,7 @@ where
     fn put_encoded(&self, txn: &dyn WriteTxn, key: &[u8], value: &V) -> Result<()> {
         let mut scratch = S::Scratch::default();
         let bytes = self.encode(value, &mut scratch)?;
-        self.write_row(txn, key, Some(bytes)).map(|_| ())
+        self.write_row(txn, key, Some(bytes), None).map(|_| ())
     }
 
     /// Stores `value` under `key`, replacing any previous value, in its own transaction.
@@ -102,7 +114,7 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        self.auto_commit(|txn| self.write_row(txn, key, None))
+        self.auto_commit(|txn| self.write_row(txn, key, None, None))
     }
 
     /// [`delete`](Self::delete) within a write transaction.
@@ -112,7 +124,7 @@ where
         Q: IntoKeyBytes + ?Sized,
     {
         let mut arena = KeyArena::new();
-        self.write_row(self.txn_of(tx)?, key.key_bytes(&mut arena), None)
+        self.write_row(self.txn_of(tx)?, key.key_bytes(&mut arena), None, None)
     }
 
     /// Stores every `(key, value)` pair in one atomic transaction: all of them or, if any value
@@ -152,7 +164,7 @@ where
         let mut scratch = S::Scratch::default();
         for (key, value) in items {
             let bytes = self.encode(value.borrow(), &mut scratch)?;
-            self.write_row(txn, key.key_bytes(&mut arena), Some(bytes))?;
+            self.write_row(txn, key.key_bytes(&mut arena), Some(bytes), None)?;
         }
         Ok(())
     }
@@ -219,7 +231,7 @@ where
                 Ok(true)
             }
             None => {
-                self.write_row(txn, key, None)?;
+                self.write_row(txn, key, None, None)?;
                 Ok(false)
             }
         }
@@ -286,7 +298,7 @@ where
             .read_row(txn, key, |current| Ok(Some(current) == expected))?
             .unwrap_or(expected.is_none());
         if current_matches {
-            self.write_row(txn, key, new)?;
+            self.write_row(txn, key, new, None)?;
         }
         Ok(current_matches)
     }
@@ -359,5 +371,38 @@ where
                 "value vanished within its transaction (a broken Engine implementation)",
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Storage;
+    use crate::engine::WriteOptions;
+    use crate::txn::run_write;
+
+    /// Asked for the old value, the write path hands over what the key held before the write
+    /// (absent, then the first value, then the second), read in the same transaction.
+    #[test]
+    fn the_write_path_hands_over_the_old_value_when_asked() {
+        let storage = Storage::in_memory();
+        let table = storage.raw_table::<u8>("t").unwrap();
+        let mut seen: Vec<Option<Vec<u8>>> = Vec::new();
+        run_write(&**storage.engine(), WriteOptions::DEFAULT, |txn| {
+            for value in [Some(&b"one"[..]), Some(b"two"), None] {
+                table.write_row(
+                    txn,
+                    &[1],
+                    value,
+                    Some(&mut |old: Option<&[u8]>| {
+                        seen.push(old.map(<[u8]>::to_vec));
+                        Ok(())
+                    }),
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, [None, Some(b"one".to_vec()), Some(b"two".to_vec())]);
+        assert_eq!(table.len().unwrap(), 0);
     }
 }
