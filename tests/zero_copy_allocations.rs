@@ -50,6 +50,20 @@ fn allocations(work: impl FnOnce()) -> u64 {
 
 const LOOKUPS: u64 = 1_000;
 
+/// A redb file holding `LOOKUPS` users in table `users`, its engine, and the typed table.
+fn redb_users() -> (
+    tempfile::TempDir,
+    Arc<RedbEngine>,
+    zerotable::RkyvTable<u64, User>,
+) {
+    let (dir, path) = temp_redb();
+    let db = Arc::new(RedbEngine::open(&path).unwrap());
+    let storage = Storage::from_arc(db.clone());
+    let users = storage.rkyv_table::<u64, User>("users").unwrap();
+    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    (dir, db, users)
+}
+
 /// An auto-commit typed get (and `contains`) on the memory engine allocates nothing: the value
 /// is validated and read where the engine keeps it.
 #[test]
@@ -82,11 +96,7 @@ fn typed_get_on_the_memory_engine_allocates_nothing() {
 /// own read transaction and table open included).
 #[test]
 fn typed_get_on_redb_allocates_no_more_than_a_raw_redb_get() {
-    let (_dir, path) = temp_redb();
-    let db = Arc::new(RedbEngine::open(&path).unwrap());
-    let storage = Storage::from_arc(db.clone());
-    let users = storage.rkyv_table::<u64, User>("users").unwrap();
-    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    let (_dir, db, users) = redb_users();
     let raw_definition: TableDefinition<&[u8], &[u8]> = TableDefinition::new("users");
 
     let raw_get = |i: u64| {
@@ -153,11 +163,7 @@ fn typed_gets_inside_one_snapshot_on_the_memory_engine_allocate_nothing() {
 /// its first get, and keeps it for every later one.
 #[test]
 fn typed_gets_inside_one_snapshot_on_redb_allocate_no_more_than_raw_gets_on_an_open_table() {
-    let (_dir, path) = temp_redb();
-    let db = Arc::new(RedbEngine::open(&path).unwrap());
-    let storage = Storage::from_arc(db.clone());
-    let users = storage.rkyv_table::<u64, User>("users").unwrap();
-    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    let (_dir, db, users) = redb_users();
     let raw_definition: TableDefinition<&[u8], &[u8]> = TableDefinition::new("users");
 
     let raw_txn = db.redb().begin_read().unwrap();
@@ -166,7 +172,7 @@ fn typed_gets_inside_one_snapshot_on_redb_allocate_no_more_than_raw_gets_on_an_o
         let guard = raw_table.get(&i.to_be_bytes()[..]).unwrap().unwrap();
         std::hint::black_box(guard.value().len());
     };
-    let snapshot = storage.snapshot().unwrap();
+    let snapshot = Storage::from_arc(db.clone()).snapshot().unwrap();
     let typed_get = |i: u64| {
         let revenue = users
             .get_in(&snapshot, &i, |u| u.revenue.to_native())
@@ -198,11 +204,7 @@ fn typed_gets_inside_one_snapshot_on_redb_allocate_no_more_than_raw_gets_on_an_o
 /// table allocates.
 #[test]
 fn a_typed_scan_allocates_nothing_per_row_beyond_a_raw_redb_iteration() {
-    let (_dir, path) = temp_redb();
-    let db = Arc::new(RedbEngine::open(&path).unwrap());
-    let storage = Storage::from_arc(db.clone());
-    let users = storage.rkyv_table::<u64, User>("users").unwrap();
-    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    let (_dir, db, users) = redb_users();
     let raw_definition: TableDefinition<&[u8], &[u8]> = TableDefinition::new("users");
 
     let raw_scan = || {
