@@ -51,9 +51,25 @@ pub fn person(id: u64) -> Person {
     }
 }
 
-/// People `0..count`.
+/// People `0..count`, in key order.
 pub fn people(count: u64) -> impl Iterator<Item = Person> {
     (0..count).map(person)
+}
+
+/// The ids `0..count` in a fixed pseudo-random order (a Fisher–Yates shuffle with a fixed seed).
+pub fn shuffled_ids(count: u64) -> Vec<u64> {
+    let mut ids: Vec<u64> = (0..count).collect();
+    let random = random_keys(ids.len(), u64::MAX, 0x5_4FF1E);
+    for i in (1..ids.len()).rev() {
+        ids.swap(i, (random[i] % (i as u64 + 1)) as usize);
+    }
+    ids
+}
+
+/// People `0..count` in the order of [`shuffled_ids`]: a load that inserts at random places, as
+/// data arriving over time does, and leaves the engine's pages as such a history leaves them.
+pub fn people_shuffled(count: u64) -> impl Iterator<Item = Person> {
+    shuffled_ids(count).into_iter().map(person)
 }
 
 /// A deterministic sequence of `n` keys below `below`.

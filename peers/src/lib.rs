@@ -7,7 +7,7 @@ pub mod data;
 
 use std::path::Path;
 
-pub use data::{Person, people};
+pub use data::{Person, people, people_shuffled};
 
 /// Whether every commit is fsynced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +43,15 @@ pub trait Contender {
 
     /// The sum of the revenue of the first `count` people with id >= `start` (seek + scan).
     fn sum_revenue_from(&mut self, start: u64, count: usize) -> f64;
+
+    /// The sum of the revenue of every person in `ids` (absent ones count 0), all read in one
+    /// read transaction: what a careful user does for many reads (one snapshot, the table
+    /// opened once, statements prepared once).
+    fn revenues(&mut self, ids: &[u64]) -> f64;
+
+    /// For every start of `starts`, [`sum_revenue_from`](Self::sum_revenue_from)`(start,
+    /// count)`, all in one read transaction; the sum of them all.
+    fn sums_from(&mut self, starts: &[u64], count: usize) -> f64;
 
     /// Removes every id in `ids` in one transaction.
     fn remove(&mut self, ids: &mut dyn Iterator<Item = u64>);

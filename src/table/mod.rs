@@ -369,9 +369,53 @@ where
         Q: IntoKeyBytes + ?Sized,
         F: FnOnce(&V::Archived) -> R,
     {
+        // SAFETY: this function's contract is `get_unchecked_via`'s.
+        unsafe { self.get_unchecked_via(Via::AutoCommit(&*self.engine), key, read) }
+    }
+
+    /// Like [`get_in`](Self::get_in), but reads the archive without validating it.
+    ///
+    /// # Safety
+    /// As for [`get_unchecked`](Self::get_unchecked).
+    ///
+    /// ```
+    /// # #[derive(rkyv::Archive, rkyv::Serialize)] struct User { name: String }
+    /// let storage = zerotable::Storage::in_memory();
+    /// let users = storage.rkyv_table::<u64, User>("users")?;
+    /// users.put(&1, &User { name: "ada".into() })?;
+    /// let snapshot = storage.snapshot()?;
+    /// // SAFETY: only this table, of this `User`, ever wrote "users".
+    /// let len = unsafe { users.get_unchecked_in(&snapshot, &1, |u| u.name.len())? };
+    /// assert_eq!(len, Some(3));
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub unsafe fn get_unchecked_in<T, Q, F, R>(
+        &self,
+        reader: &T,
+        key: &Q,
+        read: F,
+    ) -> Result<Option<R>>
+    where
+        T: Reader,
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+        F: FnOnce(&V::Archived) -> R,
+    {
+        // SAFETY: this function's contract is `get_unchecked_via`'s.
+        unsafe { self.get_unchecked_via(Via::reader(reader), key, read) }
+    }
+
+    /// # Safety
+    /// As for [`get_unchecked`](Self::get_unchecked).
+    unsafe fn get_unchecked_via<Q, F, R>(&self, via: Via<'_>, key: &Q, read: F) -> Result<Option<R>>
+    where
+        K: Borrow<Q>,
+        Q: IntoKeyBytes + ?Sized,
+        F: FnOnce(&V::Archived) -> R,
+    {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        self.run(Via::AutoCommit(&*self.engine), |reader| {
+        self.run(via, |reader| {
             self.read_row(reader, key, |bytes| {
                 // SAFETY: the caller guarantees the stored bytes are a valid archived `V` written
                 // by this table's serializer (this function's contract).

@@ -85,6 +85,15 @@ fn read_revenue(env: &Env, db: People, id: u64) -> Option<f64> {
     db.get(&rtxn, &id).expect("get a person").map(revenue_of)
 }
 
+fn sum_from_in(rtxn: &heed::RoTxn<'_>, db: People, start: u64, count: usize) -> f64 {
+    let mut sum = 0.0;
+    for entry in db.range(rtxn, &(start..)).expect("seek").take(count) {
+        let (_, bytes) = entry.expect("read an entry");
+        sum += revenue_of(bytes);
+    }
+    sum
+}
+
 impl Contender for Heed {
     fn name(&self) -> &'static str {
         "heed (LMDB, rkyv)"
@@ -118,12 +127,23 @@ impl Contender for Heed {
 
     fn sum_revenue_from(&mut self, start: u64, count: usize) -> f64 {
         let rtxn = self.env.read_txn().expect("begin a read transaction");
-        let mut sum = 0.0;
-        for entry in self.db.range(&rtxn, &(start..)).expect("seek").take(count) {
-            let (_, bytes) = entry.expect("read an entry");
-            sum += revenue_of(bytes);
-        }
-        sum
+        sum_from_in(&rtxn, self.db, start, count)
+    }
+
+    fn revenues(&mut self, ids: &[u64]) -> f64 {
+        let rtxn = self.env.read_txn().expect("begin a read transaction");
+        ids.iter()
+            .filter_map(|id| self.db.get(&rtxn, id).expect("get a person"))
+            .map(revenue_of)
+            .sum()
+    }
+
+    fn sums_from(&mut self, starts: &[u64], count: usize) -> f64 {
+        let rtxn = self.env.read_txn().expect("begin a read transaction");
+        starts
+            .iter()
+            .map(|&start| sum_from_in(&rtxn, self.db, start, count))
+            .sum()
     }
 
     fn remove(&mut self, ids: &mut dyn Iterator<Item = u64>) {

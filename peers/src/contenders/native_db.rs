@@ -151,14 +151,30 @@ impl Contender for NativeDb {
     }
 
     fn sum_revenue_from(&mut self, start: u64, count: usize) -> f64 {
+        self.sums_from(&[start], count)
+    }
+
+    fn revenues(&mut self, ids: &[u64]) -> f64 {
+        let r = self.db.r_transaction().expect("begin a read transaction");
+        let mut sum = 0.0;
+        for &id in ids {
+            let person: Option<NPerson> = r.get().primary(id).expect("get a person");
+            sum += person.map_or(0.0, |person| person.revenue);
+        }
+        sum
+    }
+
+    fn sums_from(&mut self, starts: &[u64], count: usize) -> f64 {
         let r = self.db.r_transaction().expect("begin a read transaction");
         let scan = r
             .scan()
             .primary::<NPerson>()
             .expect("open the primary scan");
         let mut sum = 0.0;
-        for person in scan.range(start..).expect("seek").take(count) {
-            sum += person.expect("read a person").revenue;
+        for &start in starts {
+            for person in scan.range(start..).expect("seek").take(count) {
+                sum += person.expect("read a person").revenue;
+            }
         }
         sum
     }

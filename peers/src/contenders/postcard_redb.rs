@@ -59,11 +59,31 @@ fn decode(bytes: &[u8]) -> Person {
     postcard::from_bytes(bytes).expect("valid postcard person")
 }
 
-fn read_revenue(db: &Database, id: u64) -> Option<f64> {
+/// Opens a read transaction and the table: once per call, or once for many reads.
+fn open_people(db: &Database) -> redb::ReadOnlyTable<&'static [u8], &'static [u8]> {
     let txn = db.begin_read().expect("begin_read");
-    let table = txn.open_table(PEOPLE).expect("open_table");
+    txn.open_table(PEOPLE).expect("open_table")
+}
+
+fn revenue_in(table: &redb::ReadOnlyTable<&[u8], &[u8]>, id: u64) -> Option<f64> {
     let value = table.get(id.to_be_bytes().as_slice()).expect("get")?;
     Some(decode(value.value()).revenue)
+}
+
+fn sum_from_in(table: &redb::ReadOnlyTable<&[u8], &[u8]>, start: u64, count: usize) -> f64 {
+    let start = start.to_be_bytes();
+    table
+        .range::<&[u8]>(start.as_slice()..)
+        .expect("range")
+        .take(count)
+        .fold(0.0, |sum, entry| {
+            let (_, value) = entry.expect("entry");
+            sum + decode(value.value()).revenue
+        })
+}
+
+fn read_revenue(db: &Database, id: u64) -> Option<f64> {
+    revenue_in(&open_people(db), id)
 }
 
 impl Contender for PostcardRedb {
@@ -96,26 +116,30 @@ impl Contender for PostcardRedb {
     }
 
     fn sum_revenue(&mut self) -> f64 {
-        let txn = self.db.begin_read().expect("begin_read");
-        let table = txn.open_table(PEOPLE).expect("open_table");
-        table.iter().expect("iter").fold(0.0, |sum, entry| {
-            let (_, value) = entry.expect("entry");
-            sum + decode(value.value()).revenue
-        })
-    }
-
-    fn sum_revenue_from(&mut self, start: u64, count: usize) -> f64 {
-        let txn = self.db.begin_read().expect("begin_read");
-        let table = txn.open_table(PEOPLE).expect("open_table");
-        let start = start.to_be_bytes();
-        table
-            .range::<&[u8]>(start.as_slice()..)
-            .expect("range")
-            .take(count)
+        open_people(&self.db)
+            .iter()
+            .expect("iter")
             .fold(0.0, |sum, entry| {
                 let (_, value) = entry.expect("entry");
                 sum + decode(value.value()).revenue
             })
+    }
+
+    fn sum_revenue_from(&mut self, start: u64, count: usize) -> f64 {
+        sum_from_in(&open_people(&self.db), start, count)
+    }
+
+    fn revenues(&mut self, ids: &[u64]) -> f64 {
+        let table = open_people(&self.db);
+        ids.iter().filter_map(|&id| revenue_in(&table, id)).sum()
+    }
+
+    fn sums_from(&mut self, starts: &[u64], count: usize) -> f64 {
+        let table = open_people(&self.db);
+        starts
+            .iter()
+            .map(|&start| sum_from_in(&table, start, count))
+            .sum()
     }
 
     fn remove(&mut self, ids: &mut dyn Iterator<Item = u64>) {

@@ -145,6 +145,30 @@ impl Contender for Sqlite {
         sum_rows(stmt.query(params![start, count]).expect("seek"))
     }
 
+    /// One deferred transaction (one read snapshot) and the cached statement for every read.
+    fn revenues(&mut self, ids: &[u64]) -> f64 {
+        let tx = self.conn.transaction().expect("begin a transaction");
+        let sum = ids.iter().filter_map(|&id| read_revenue(&tx, id)).sum();
+        tx.commit().expect("end the read transaction");
+        sum
+    }
+
+    fn sums_from(&mut self, starts: &[u64], count: usize) -> f64 {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        let tx = self.conn.transaction().expect("begin a transaction");
+        let mut sum = 0.0;
+        {
+            let mut stmt = tx
+                .prepare_cached(REVENUES_FROM)
+                .expect("prepare the range scan");
+            for start in starts.iter().filter_map(|&start| rowid(start)) {
+                sum += sum_rows(stmt.query(params![start, count]).expect("seek"));
+            }
+        }
+        tx.commit().expect("end the read transaction");
+        sum
+    }
+
     fn remove(&mut self, ids: &mut dyn Iterator<Item = u64>) {
         let tx = self.conn.transaction().expect("begin a transaction");
         {

@@ -8,8 +8,8 @@ use flatbuffers::FlatBufferBuilder;
 use rkyv::rancor;
 use zerotable::schemas::{User, UserArgs, finish_user_buffer};
 use zerotable::{
-    FlatBuffersTable, RawTable, RedbEngine, RedbOptions, RkyvTable, Storage, Table,
-    ValueSerializer,
+    FlatBuffersTable, RawTable, RedbEngine, RedbOptions, RkyvTable, Scanner, Snapshot, Storage,
+    Table, ValueSerializer,
 };
 
 use crate::data::ArchivedPerson;
@@ -137,6 +137,36 @@ fn raw_revenue(bytes: &[u8]) -> f64 {
 }
 
 impl People {
+    /// The revenue of `id`, read in `snapshot`.
+    fn revenue_in(&self, snapshot: &Snapshot, id: u64) -> Option<f64> {
+        let revenue = match self {
+            People::Rkyv(table) => table.get_in(snapshot, &id, |p| p.revenue.to_native()),
+            // SAFETY: as in `revenue`: only this contender writes this table.
+            People::RkyvUnchecked(table) => unsafe {
+                table.get_unchecked_in(snapshot, &id, |p| p.revenue.to_native())
+            },
+            People::Flatbuffers(table) => table.get_in(snapshot, &id, |u| u.revenue()),
+            People::Raw(table) => table.get_in(snapshot, &id, raw_revenue),
+        };
+        revenue.expect("get_in")
+    }
+
+    /// [`sum_from`] of every start, in `snapshot`.
+    fn sums_from_in(&self, snapshot: &Snapshot, starts: &[u64], count: usize) -> f64 {
+        let each = |start: u64| match self {
+            People::Rkyv(table) | People::RkyvUnchecked(table) => {
+                sum_from(table.range_in(snapshot, start..), count, |p| {
+                    p.revenue.to_native()
+                })
+            }
+            People::Flatbuffers(table) => {
+                sum_from(table.range_in(snapshot, start..), count, |u| u.revenue())
+            }
+            People::Raw(table) => sum_from(table.range_in(snapshot, start..), count, raw_revenue),
+        };
+        starts.iter().map(|&start| each(start)).sum()
+    }
+
     fn revenue(&self, id: u64) -> Option<f64> {
         let revenue = match self {
             People::Rkyv(table) => table.get(&id, |p| p.revenue.to_native()),
@@ -152,10 +182,9 @@ impl People {
     }
 }
 
-/// Sums the first `count` values from `start` on, stopping the scan early.
+/// Sums the first `count` values `scanner` visits, stopping the scan early.
 fn sum_from<V, S>(
-    table: &Table<u64, V, S>,
-    start: u64,
+    scanner: Scanner<'_, u64, V, S>,
     count: usize,
     revenue: impl Fn(S::Output<'_>) -> f64,
 ) -> f64
@@ -168,8 +197,7 @@ where
     if left == 0 {
         return sum;
     }
-    table
-        .range(start..)
+    scanner
         .try_for_each(|_, value| {
             sum += revenue(value);
             left -= 1;
@@ -272,11 +300,23 @@ impl Contender for Zerotable {
     fn sum_revenue_from(&mut self, start: u64, count: usize) -> f64 {
         match &self.table {
             People::Rkyv(table) | People::RkyvUnchecked(table) => {
-                sum_from(table, start, count, |p| p.revenue.to_native())
+                sum_from(table.range(start..), count, |p| p.revenue.to_native())
             }
-            People::Flatbuffers(table) => sum_from(table, start, count, |u| u.revenue()),
-            People::Raw(table) => sum_from(table, start, count, raw_revenue),
+            People::Flatbuffers(table) => sum_from(table.range(start..), count, |u| u.revenue()),
+            People::Raw(table) => sum_from(table.range(start..), count, raw_revenue),
         }
+    }
+
+    fn revenues(&mut self, ids: &[u64]) -> f64 {
+        let snapshot = self.storage.snapshot().expect("snapshot");
+        ids.iter()
+            .filter_map(|&id| self.table.revenue_in(&snapshot, id))
+            .sum()
+    }
+
+    fn sums_from(&mut self, starts: &[u64], count: usize) -> f64 {
+        let snapshot = self.storage.snapshot().expect("snapshot");
+        self.table.sums_from_in(&snapshot, starts, count)
     }
 
     fn remove(&mut self, ids: &mut dyn Iterator<Item = u64>) {
