@@ -38,32 +38,83 @@ use crate::txn::{Reader, Via};
 pub struct Scanner<'s, K, V: ?Sized, S> {
     table: &'s Table<K, V, S>,
     via: Via<'s>,
-    start: Bound<KeyArena>,
-    end: Bound<KeyArena>,
+    bounds: Bounds,
     reverse: bool,
 }
 
-fn encode_bound<Q: IntoKeyBytes + ?Sized>(bound: Bound<&Q>) -> Bound<KeyArena> {
-    let encode = |key: &Q| {
-        // `key_bytes` may borrow from the key instead of filling the arena: copy into an owned
-        // arena (still on the stack for keys up to its inline size).
-        let mut scratch = KeyArena::new();
-        let mut owned = KeyArena::new();
-        owned.extend_from_slice(key.key_bytes(&mut scratch));
-        owned
-    };
-    match bound {
-        Bound::Included(key) => Bound::Included(encode(key)),
-        Bound::Excluded(key) => Bound::Excluded(encode(key)),
-        Bound::Unbounded => Bound::Unbounded,
-    }
+/// Whether a bound includes its key, excludes it, or is absent.
+#[derive(Clone, Copy)]
+enum Edge {
+    Included,
+    Excluded,
+    Unbounded,
 }
 
-fn as_bytes(bound: &Bound<KeyArena>) -> Bound<&[u8]> {
-    match bound {
-        Bound::Included(arena) => Bound::Included(arena.as_slice()),
-        Bound::Excluded(arena) => Bound::Excluded(arena.as_slice()),
-        Bound::Unbounded => Bound::Unbounded,
+/// A scan's two bounds, encoded into one arena (start bytes, then end bytes): a scanner stays
+/// small to move, and both keys stay on the stack up to the arena's inline size together.
+struct Bounds {
+    bytes: KeyArena,
+    /// Where the end key starts in `bytes`.
+    split: usize,
+    start: Edge,
+    end: Edge,
+}
+
+impl Bounds {
+    const ALL: Bounds = Bounds {
+        bytes: KeyArena::new(),
+        split: 0,
+        start: Edge::Unbounded,
+        end: Edge::Unbounded,
+    };
+
+    fn encode<Q: IntoKeyBytes + ?Sized>(start: Bound<&Q>, end: Bound<&Q>) -> Self {
+        let mut bounds = Bounds::ALL;
+        // `key_bytes` may borrow from the key instead of filling its arena: copy either way.
+        let mut scratch = KeyArena::new();
+        bounds.start = bounds.push(start, &mut scratch);
+        bounds.split = bounds.bytes.len();
+        scratch.clear();
+        bounds.end = bounds.push(end, &mut scratch);
+        bounds
+    }
+
+    fn push<Q: IntoKeyBytes + ?Sized>(&mut self, bound: Bound<&Q>, scratch: &mut KeyArena) -> Edge {
+        let (edge, key) = match bound {
+            Bound::Included(key) => (Edge::Included, key),
+            Bound::Excluded(key) => (Edge::Excluded, key),
+            Bound::Unbounded => return Edge::Unbounded,
+        };
+        self.bytes.extend_from_slice(key.key_bytes(scratch));
+        edge
+    }
+
+    /// From `prefix` (included) up to its successor (excluded; unbounded if it has none).
+    fn prefix<K, P: KeyPrefix<K>>(prefix: &P) -> Self {
+        let mut bounds = Bounds::ALL;
+        prefix.write_prefix(&mut bounds.bytes);
+        bounds.start = Edge::Included;
+        bounds.split = bounds.bytes.len();
+        let mut successor = KeyArena::new();
+        if prefix_successor(bounds.bytes.as_slice(), &mut successor) {
+            bounds.bytes.extend_from_slice(successor.as_slice());
+            bounds.end = Edge::Excluded;
+        }
+        bounds
+    }
+
+    fn range(&self, reverse: bool) -> KeyRange<'_> {
+        let (start, end) = self.bytes.as_slice().split_at(self.split);
+        let bound = |edge, key| match edge {
+            Edge::Included => Bound::Included(key),
+            Edge::Excluded => Bound::Excluded(key),
+            Edge::Unbounded => Bound::Unbounded,
+        };
+        KeyRange {
+            start: bound(self.start, start),
+            end: bound(self.end, end),
+            reverse,
+        }
     }
 }
 
@@ -75,12 +126,7 @@ where
 {
     /// A scan of the whole table in key order.
     pub fn scan(&self) -> Scanner<'_, K, V, S> {
-        Scanner::new(
-            self,
-            Via::AutoCommit(&*self.engine),
-            Bound::Unbounded,
-            Bound::Unbounded,
-        )
+        Scanner::new(self, Via::AutoCommit(&*self.engine), Bounds::ALL)
     }
 
     /// Streams the whole table in key order through `scan`, which gets a [`Scanner`].
@@ -118,12 +164,7 @@ where
 
     /// [`scan`](Self::scan) within a snapshot or write transaction.
     pub fn scan_in<'s, T: Reader>(&'s self, reader: &'s T) -> Scanner<'s, K, V, S> {
-        Scanner::new(
-            self,
-            Via::reader(reader),
-            Bound::Unbounded,
-            Bound::Unbounded,
-        )
+        Scanner::new(self, Via::reader(reader), Bounds::ALL)
     }
 
     /// [`range`](Self::range) within a snapshot or write transaction.
@@ -153,17 +194,11 @@ where
     V: ?Sized,
     S: ValueSerializer<V>,
 {
-    fn new(
-        table: &'s Table<K, V, S>,
-        via: Via<'s>,
-        start: Bound<KeyArena>,
-        end: Bound<KeyArena>,
-    ) -> Self {
+    fn new(table: &'s Table<K, V, S>, via: Via<'s>, bounds: Bounds) -> Self {
         Scanner {
             table,
             via,
-            start,
-            end,
+            bounds,
             reverse: false,
         }
     }
@@ -173,21 +208,12 @@ where
         Q: IntoKeyBytes + ?Sized,
         R: RangeBounds<Q>,
     {
-        let start = encode_bound(range.start_bound());
-        let end = encode_bound(range.end_bound());
-        Self::new(table, via, start, end)
+        let bounds = Bounds::encode(range.start_bound(), range.end_bound());
+        Self::new(table, via, bounds)
     }
 
     fn prefixed<P: KeyPrefix<K>>(table: &'s Table<K, V, S>, via: Via<'s>, prefix: &P) -> Self {
-        let mut start = KeyArena::new();
-        prefix.write_prefix(&mut start);
-        let mut end = KeyArena::new();
-        let end = if prefix_successor(start.as_slice(), &mut end) {
-            Bound::Excluded(end)
-        } else {
-            Bound::Unbounded
-        };
-        Self::new(table, via, Bound::Included(start), end)
+        Self::new(table, via, Bounds::prefix(prefix))
     }
 
     /// Walks the same keys in descending order.
@@ -245,18 +271,80 @@ where
         Ok(found)
     }
 
+    /// Folds every value, in order, without decoding keys: the cheapest full pass when the
+    /// keys are not needed (no key decode per row; a `String` key would allocate).
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let sizes = storage.raw_table::<String>("sizes")?;
+    /// sizes.put("a", b"12")?;
+    /// sizes.put("b", b"345")?;
+    /// let total = sizes.scan().fold_values(0, |sum, value| Ok(sum + value.len()))?;
+    /// assert_eq!(total, 5);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn fold_values<A, F>(self, init: A, mut step: F) -> Result<A>
+    where
+        F: FnMut(A, S::Output<'_>) -> Result<A>,
+    {
+        let mut acc = Some(init);
+        self.visit_values(|value| {
+            let current = acc.take().ok_or_else(lost_accumulator)?;
+            acc = Some(step(current, value)?);
+            Ok(ControlFlow::Continue(()))
+        })?;
+        acc.ok_or_else(lost_accumulator)
+    }
+
+    /// Calls `body` for values in order, without decoding keys, until it returns
+    /// [`ControlFlow::Break`].
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let log = storage.raw_table::<u64>("log")?;
+    /// for i in 0..10u64 {
+    ///     log.put(&i, &[i as u8])?;
+    /// }
+    /// let mut firsts = Vec::new();
+    /// log.range(4u64..).try_for_each_value(|value| {
+    ///     firsts.push(value[0]);
+    ///     Ok(if firsts.len() == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+    /// })?;
+    /// assert_eq!(firsts, [4, 5, 6]);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn try_for_each_value<F>(self, body: F) -> Result<()>
+    where
+        F: FnMut(S::Output<'_>) -> Result<ControlFlow<()>>,
+    {
+        self.visit_values(body)
+    }
+
+    /// Visits decoded values (keys undecoded) until `visit` breaks or fails.
+    #[inline]
+    fn visit_values<F>(self, mut visit: F) -> Result<()>
+    where
+        F: FnMut(S::Output<'_>) -> Result<ControlFlow<()>>,
+    {
+        let table = self.table;
+        let range = self.bounds.range(self.reverse);
+        table.run(self.via, |reader| {
+            reader.range(&table.name, &range, &mut |key_bytes, value_bytes| {
+                visit(table.decode(key_bytes, value_bytes)?)
+            })
+        })
+    }
+
     /// Visits decoded entries until `visit` breaks or fails. A key or value that does not
     /// decode stops the scan with an error naming it: nothing is skipped.
+    #[inline]
     fn visit<F>(self, mut visit: F) -> Result<()>
     where
         F: FnMut(&K, S::Output<'_>) -> Result<ControlFlow<()>>,
     {
         let table = self.table;
-        let range = KeyRange {
-            start: as_bytes(&self.start),
-            end: as_bytes(&self.end),
-            reverse: self.reverse,
-        };
+        let range = self.bounds.range(self.reverse);
         table.run(self.via, |reader| {
             reader.range(&table.name, &range, &mut |key_bytes, value_bytes| {
                 let key = table.decode_key(key_bytes)?;

@@ -181,6 +181,7 @@ mod sealed {
 
 /// Identifies an engine (the address it is shared at), so that a table can refuse a
 /// transaction or snapshot of another storage.
+#[inline]
 pub(crate) fn engine_id(engine: &Arc<dyn Engine>) -> usize {
     Arc::as_ptr(engine) as *const () as usize
 }
@@ -194,6 +195,7 @@ pub(crate) enum Via<'a> {
 }
 
 impl<'a> Via<'a> {
+    #[inline]
     pub(crate) fn reader<T: Reader + ?Sized>(reader: &'a T) -> Self {
         Via::In(
             sealed::Sealed::read_ops(reader),
@@ -202,6 +204,7 @@ impl<'a> Via<'a> {
     }
 
     /// The engine a held reader belongs to.
+    #[inline]
     pub(crate) fn origin(self) -> Option<usize> {
         match self {
             Via::AutoCommit(_) => None,
@@ -210,6 +213,7 @@ impl<'a> Via<'a> {
     }
 
     /// Runs `op` on this reader (beginning and ending a snapshot for an auto-commit read).
+    #[inline]
     pub(crate) fn run<R>(self, op: impl FnOnce(&dyn ReadOps) -> Result<R>) -> Result<R> {
         match self {
             Via::AutoCommit(engine) => run_read(engine, op),

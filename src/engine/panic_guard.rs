@@ -20,6 +20,7 @@ pub struct CallerCode {
 
 impl CallerCode {
     /// Runs a caller's callback: a panic inside it propagates unchanged.
+    #[inline]
     pub fn run<R>(&self, callback: impl FnOnce() -> R) -> R {
         let outer = self.running.replace(true);
         let result = callback();
@@ -50,6 +51,7 @@ impl CallerCode {
 /// });
 /// assert!(caught.is_err());
 /// ```
+#[inline]
 pub fn catch_engine_panic<T>(
     table: Option<&str>,
     operation: Operation,
@@ -60,6 +62,7 @@ pub fn catch_engine_panic<T>(
 
 /// [`catch_engine_panic`], telling a caught engine panic (the outer `Err`) apart from an error
 /// the call returned: engines stop using a write transaction after a panic inside it.
+#[inline]
 pub(crate) fn guard_engine_call<T>(
     table: Option<&str>,
     operation: Operation,

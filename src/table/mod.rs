@@ -90,6 +90,7 @@ where
     /// assert_eq!(names.get(&2, |v| v.len())?, None);
     /// # Ok::<(), zerotable::Error>(())
     /// ```
+    #[inline]
     pub fn get<Q, F, R>(&self, key: &Q, read: F) -> Result<Option<R>>
     where
         K: Borrow<Q>,
@@ -100,6 +101,7 @@ where
     }
 
     /// [`get`](Self::get) within a snapshot or write transaction (seeing its writes).
+    #[inline]
     pub fn get_in<T, Q, F, R>(&self, reader: &T, key: &Q, read: F) -> Result<Option<R>>
     where
         T: Reader,
@@ -212,6 +214,7 @@ where
         self.get_many_via(Via::reader(reader), keys, read)
     }
 
+    #[inline]
     fn get_via<Q, F, R>(&self, via: Via<'_>, key: &Q, read: F) -> Result<Option<R>>
     where
         K: Borrow<Q>,
@@ -266,6 +269,7 @@ where
 
     /// Runs `op` through `via`; engine errors name this table. A reader of another storage is
     /// refused.
+    #[inline]
     pub(crate) fn run<R>(
         &self,
         via: Via<'_>,
@@ -278,6 +282,7 @@ where
     }
 
     /// Refuses a transaction or snapshot that belongs to another engine than this table's.
+    #[inline]
     pub(crate) fn check_origin(&self, origin: usize) -> Result<()> {
         if origin == engine_id(&self.engine) {
             Ok(())
@@ -290,6 +295,7 @@ where
 
     /// Runs `read` on the stored bytes of `key`, if present: the one point read of the table
     /// layer. `read`'s error comes back unchanged.
+    #[inline]
     pub(crate) fn read_row<R>(
         &self,
         reader: &dyn ReadOps,
@@ -327,12 +333,14 @@ where
             })
     }
 
+    #[inline]
     pub(crate) fn decode<'a>(&self, key: &[u8], bytes: &'a [u8]) -> Result<S::Output<'a>> {
         self.serializer
             .decode(bytes)
             .map_err(|source| self.corrupt(key, source))
     }
 
+    #[inline]
     pub(crate) fn decode_key(&self, key: &[u8]) -> Result<K> {
         K::from_key_bytes(key).map_err(|source| Error::KeyDecode {
             table: self.name.to_string(),

@@ -53,6 +53,7 @@ macro_rules! unsigned_keys {
                 take(input, stringify!($t)).map(<$t>::from_be_bytes)
             }
 
+            #[inline]
             fn from_key_bytes(bytes: &[u8]) -> Result<Self, KeyDecodeError> {
                 exact(bytes, stringify!($t)).map(<$t>::from_be_bytes)
             }
@@ -84,6 +85,7 @@ macro_rules! signed_keys {
                 })
             }
 
+            #[inline]
             fn from_key_bytes(bytes: &[u8]) -> Result<Self, KeyDecodeError> {
                 exact(bytes, stringify!($t)).map(|b| {
                     (<$u>::from_be_bytes(b) ^ <$t>::MIN.cast_unsigned()).cast_signed()

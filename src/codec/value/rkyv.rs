@@ -33,6 +33,7 @@ impl<T> RkyvValue for T where
 }
 
 /// Validates `bytes` as an archived `V` and returns it in place.
+#[inline]
 fn access<V: RkyvValue>(bytes: &[u8]) -> Result<&V::Archived, rancor::Error> {
     rkyv::access::<V::Archived, rancor::Error>(bytes)
 }
@@ -119,6 +120,7 @@ impl<V: RkyvValue + 'static> ValueSerializer<V> for RkyvSerializer<V> {
         Ok(scratch.bytes.as_slice())
     }
 
+    #[inline]
     fn decode<'a>(&self, bytes: &'a [u8]) -> Result<&'a V::Archived, BoxError> {
         Ok(access::<V>(bytes)?)
     }
@@ -151,6 +153,7 @@ impl<V: RkyvValue + 'static> ValueSerializer<[u8]> for RkyvBytesSerializer<V> {
         Ok(value)
     }
 
+    #[inline]
     fn decode<'a>(&self, bytes: &'a [u8]) -> Result<&'a V::Archived, BoxError> {
         Ok(access::<V>(bytes)?)
     }

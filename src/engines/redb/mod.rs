@@ -21,6 +21,7 @@
 //!   [`AlreadyOpen`](crate::EngineErrorKind::AlreadyOpen).
 
 mod read;
+mod reuse;
 mod slots;
 mod write;
 
@@ -93,6 +94,8 @@ pub struct RedbEngine {
     // the read side just long enough to begin a transaction (transactions do not borrow the
     // database). `None` only while dropping.
     db: RwLock<Option<redb::Database>>,
+    /// Snapshots kept for auto-commit reads (`reuse.rs`); every commit outdates them.
+    reuse: Arc<reuse::SnapshotReuse>,
     /// Makes a same-thread nested write an error instead of a deadlock inside redb.
     writers: Arc<WriterGate>,
     path: Option<PathBuf>,
@@ -187,6 +190,7 @@ impl RedbEngine {
     pub fn from_redb(db: redb::Database, durability: Durability) -> Self {
         RedbEngine {
             db: RwLock::new(Some(db)),
+            reuse: Arc::new(reuse::SnapshotReuse::new()),
             writers: Arc::default(),
             path: None,
             durability,
@@ -195,7 +199,17 @@ impl RedbEngine {
 
     /// The underlying redb database, for what zerotable does not cover. Holding the guard
     /// makes [`compact`](Engine::compact) wait.
+    ///
+    /// Auto-commit reads normally reuse a snapshot until the next commit made through this
+    /// engine; commits made directly on the database would go unnoticed, so the first call of
+    /// this method turns that reuse off for the engine's life (every auto-commit read then
+    /// begins its own redb transaction).
     pub fn redb(&self) -> impl Deref<Target = redb::Database> + '_ {
+        discard(self.reuse.disable());
+        self.database()
+    }
+
+    fn database(&self) -> impl Deref<Target = redb::Database> + '_ {
         // No caller code runs under this lock, so poisoning cannot mean a broken invariant.
         OpenDatabase(self.db.read().unwrap_or_else(PoisonError::into_inner))
     }
@@ -203,7 +217,7 @@ impl RedbEngine {
     /// Begins a redb read transaction.
     fn begin_redb_read(&self) -> Result<redb::ReadTransaction> {
         catch_engine_panic(None, Operation::BeginRead, |_| {
-            self.redb()
+            self.database()
                 .begin_read()
                 .map_err(redb_error(None, Operation::BeginRead))
         })
@@ -214,7 +228,7 @@ impl RedbEngine {
     fn begin_redb_write(&self, options: WriteOptions) -> Result<redb::WriteTransaction> {
         catch_engine_panic(None, Operation::BeginWrite, |_| {
             let mut txn = self
-                .redb()
+                .database()
                 .begin_write()
                 .map_err(redb_error(None, Operation::BeginWrite))?;
             txn.set_durability(options.durability.unwrap_or(self.durability).into())
@@ -230,6 +244,8 @@ impl RedbEngine {
         operation: Operation,
         call: impl FnOnce(&mut redb::Database) -> Result<R>,
     ) -> Result<R> {
+        // Compaction and the integrity check need every snapshot closed.
+        discard(self.reuse.committed());
         let mut guard = self.db.write().unwrap_or_else(PoisonError::into_inner);
         let db = guard
             .as_mut()
@@ -251,8 +267,21 @@ impl Deref for OpenDatabase<'_> {
     }
 }
 
+/// Drops kept snapshots (ending a redb transaction is a call into redb: guarded).
+fn discard(kept: impl IntoIterator<Item = reuse::Kept>) {
+    let mut kept = kept.into_iter().peekable();
+    if kept.peek().is_none() {
+        return;
+    }
+    let _ = catch_engine_panic(None, Operation::BeginRead, |_| {
+        kept.for_each(drop);
+        Ok(())
+    });
+}
+
 impl Drop for RedbEngine {
     fn drop(&mut self) {
+        discard(self.reuse.take_idle());
         let db = self
             .db
             .get_mut()
@@ -274,20 +303,37 @@ impl Engine for RedbEngine {
     fn begin_write(&self, options: WriteOptions) -> Result<Box<dyn WriteTxn>> {
         let ticket = self.writers.enter()?;
         let txn = self.begin_redb_write(options)?;
-        Ok(Box::new(write::RedbWrite::new(txn, ticket)))
+        let reuse = Arc::clone(&self.reuse);
+        Ok(Box::new(write::RedbWrite::new(txn, ticket, reuse)))
     }
 
     /// The read transaction lives on the stack: an auto-commit read allocates what a raw redb
     /// read does.
+    /// Reuses a kept snapshot when no commit came since (see `reuse.rs`), or begins one.
     fn read(&self, body: &mut ReadBody<'_>) -> Result<()> {
         // One guard covers beginning and ending the snapshot; `body` is the caller's code.
         catch_engine_panic(None, Operation::BeginRead, |caller| {
-            let txn = self
-                .redb()
-                .begin_read()
-                .map_err(redb_error(None, Operation::BeginRead))?;
-            let snapshot = read::RedbRead::new(txn);
-            caller.run(|| body(&snapshot))
+            let begin = || {
+                let txn = self
+                    .database()
+                    .begin_read()
+                    .map_err(redb_error(None, Operation::BeginRead))?;
+                Ok(read::RedbRead::new(txn))
+            };
+            let Some((mut lease, outdated)) = self.reuse.lease() else {
+                let snapshot = begin()?;
+                return caller.run(|| body(&snapshot));
+            };
+            drop(outdated);
+            if lease.snapshot().is_none() {
+                lease.keep(begin()?);
+            }
+            let snapshot = lease
+                .snapshot()
+                .unwrap_or_else(|| unreachable!("a snapshot was just kept"));
+            let result = caller.run(|| body(snapshot));
+            drop(lease.release());
+            result
         })
     }
 
@@ -296,7 +342,10 @@ impl Engine for RedbEngine {
     fn write(&self, options: WriteOptions, body: &mut WriteBody<'_>) -> Result<()> {
         let _ticket = self.writers.enter()?;
         let txn = self.begin_redb_write(options)?;
-        write::run_scoped(txn, body)
+        let result = write::run_scoped(txn, body);
+        // Before returning: a read that begins after this call must not reuse an older snapshot.
+        discard(self.reuse.committed());
+        result
     }
 
     fn name(&self) -> &'static str {

@@ -42,6 +42,7 @@ impl Name {
         }
     }
 
+    #[inline]
     fn is(&self, table: &str) -> bool {
         match self {
             Name::Inline { len, bytes } => &bytes[..usize::from(*len)] == table.as_bytes(),
@@ -102,6 +103,7 @@ impl<T> TableSlots<T> {
     }
 
     /// The slot holding `table`'s handle, if one does.
+    #[inline]
     fn find(&self, table: &str) -> Option<&Slot<T>> {
         // A slot borrowed mutably is being written by an operation that runs no callbacks, so
         // it cannot be the caller of this one: skipping it is safe.
@@ -160,6 +162,7 @@ impl<T> TableSlots<T> {
 
     /// Runs `body` with `table`'s handle shared, opening it with `open` if no slot holds it
     /// (`open` returns `None` for a table that does not exist: then so does this).
+    #[inline]
     pub(super) fn read<R>(
         &self,
         table: &str,

@@ -8,11 +8,13 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
 
 use redb::TableHandle;
 
 use super::read::{Bytes, RedbReader, definition};
 use super::redb_error;
+use super::reuse::SnapshotReuse;
 use super::slots::TableSlots;
 use crate::engine::WriterTicket;
 use crate::engine::{
@@ -347,13 +349,20 @@ self_cell::self_cell!(
 pub(super) struct RedbWrite {
     // Declared first so it ends (rolling back) before the ticket lets the next writer in.
     cell: Option<OwnedWrite>,
+    /// Told of the commit, so that auto-commit reads stop reusing older snapshots.
+    reuse: Arc<SnapshotReuse>,
     _ticket: WriterTicket,
 }
 
 impl RedbWrite {
-    pub(super) fn new(txn: redb::WriteTransaction, ticket: WriterTicket) -> Self {
+    pub(super) fn new(
+        txn: redb::WriteTransaction,
+        ticket: WriterTicket,
+        reuse: Arc<SnapshotReuse>,
+    ) -> Self {
         RedbWrite {
             cell: Some(OwnedWrite::new(txn, |txn| RedbWriteOps::new(txn))),
+            reuse,
             _ticket: ticket,
         }
     }
@@ -434,6 +443,8 @@ impl WriteTxn for RedbWrite {
             ));
         };
         let failed = cell.with_dependent(|_, ops| ops.close_tables());
-        finish(cell.into_owner(), Ok(()), failed)
+        let result = finish(cell.into_owner(), Ok(()), failed);
+        super::discard(self.reuse.committed());
+        result
     }
 }
