@@ -28,6 +28,9 @@ WORKLOADS = [
      "One random key read per iteration, its `revenue` field."),
     ("point_get_large", "Point get, {rows} rows", "gets",
      "One random key read per iteration, its `revenue` field."),
+    ("point_get_snapshot", "Point get in one snapshot, {rows} rows", "gets",
+     "One iteration: 1,000 random key reads in one read transaction (one snapshot, the table "
+     "opened once; SQLite: one transaction, one prepared statement)."),
     ("point_get_4threads", "Point get, 4 threads, {rows} rows", "gets",
      "One iteration: 4 scoped threads, each with its own `reader()`, each doing 10,000 random "
      "gets (40,000 in all). The machine has {cores} cores, so 4 threads oversubscribe it."),
@@ -35,9 +38,14 @@ WORKLOADS = [
      "One iteration: sum `revenue` over every row, in key order."),
     ("range_read", "Range read: seek + 10 rows, {rows} rows", "reads",
      "One iteration: seek to a random key, sum `revenue` over the next 10 rows."),
-    ("bulk_load", "Bulk load, {rows} rows in one transaction", "rows",
-     "One iteration: load every row into a fresh, empty store in one transaction (opening the "
-     "store, closing and deleting it are not timed)."),
+    ("range_read_snapshot", "Range reads in one snapshot: 100 × (seek + 10 rows), {rows} rows",
+     "reads",
+     "One iteration: 100 range reads as above, all in one read transaction."),
+    ("bulk_load", "Bulk load, {rows} rows in key order in one transaction", "rows",
+     "One iteration: load every row, in key order, into a fresh, empty store in one transaction "
+     "(opening the store, closing and deleting it are not timed)."),
+    ("bulk_load_random", "Bulk load, {rows} rows in random order in one transaction", "rows",
+     "As above, the rows in a random key order (inserts at random places)."),
     ("batch_write", "Batch writes, 100 × 1,000 rows", "rows",
      "One iteration: 100 durable transactions of 1,000 new rows (random ids) each, into a store "
      "that starts with {base} rows."),
@@ -260,6 +268,11 @@ def document(args, report, fill):
             if match:
                 sections[name] = match.group(1)
     sections[mode] = section(args, report, fill)
+    instructions = "_Not run yet: `peers/callgrind.sh --write`._\n"
+    if args.write.exists():
+        match = re.search("<!-- instructions -->\n(.*?)<!-- /instructions -->", old, re.S)
+        if match:
+            instructions = match.group(1)
     return f"""# Benchmarks
 
 zerotable against raw redb and the libraries a user would pick instead, every contender on the
@@ -273,6 +286,8 @@ in `peers/src/contenders/`, the benchmarks in `peers/benches/`, the runner that 
 - **vs {args.reference}**: that median divided by {args.reference}'s: below 1× is faster than
   {args.reference}, above is slower.
 - **throughput**: elements (gets, rows, reads, commits) of one iteration divided by the median.
+- Stores read by the read benchmarks are loaded in a random key order, as a history of inserts
+  at random places leaves an engine's pages.
 - Every store is built once per group, in a temporary directory, before the timing; workloads
   that need a fresh store per iteration build it outside the timing. Every contender is checked
   against the data set (a few reads, a range, the scan's sum) before it is timed.
@@ -290,6 +305,11 @@ in `peers/src/contenders/`, the benchmarks in `peers/benches/`, the runner that 
 
 <!-- reduced -->
 {sections["reduced"]}<!-- /reduced -->
+
+## Instructions per operation
+
+<!-- instructions -->
+{instructions}<!-- /instructions -->
 """
 
 

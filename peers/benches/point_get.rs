@@ -2,6 +2,9 @@
 //!
 //! - `point_get_hot`: a 10,000-row store; one iteration is one read.
 //! - `point_get_large`: a `ZEROTABLE_BENCH_ROWS`-row store (1,000,000 by default); one read.
+//! - `point_get_snapshot`: the same store; one iteration is [`SNAPSHOT_GETS`] reads in one read
+//!   transaction (one snapshot, the table opened once): many reads the way a careful user of
+//!   the raw engine does them.
 //! - `point_get_4threads`: the same large stores, read by 4 threads at once (scoped threads,
 //!   each with its own `Contender::reader()` and its own random keys); one iteration is
 //!   [`GETS_PER_THREAD`] reads on each thread. The machine this suite targets has 2 cores, so
@@ -24,6 +27,8 @@ use zerotable_peers::data::random_keys;
 
 /// Reader threads of `point_get_4threads`.
 const THREADS: usize = 4;
+/// Reads per iteration of `point_get_snapshot`, all in one read transaction.
+const SNAPSHOT_GETS: usize = 1_000;
 /// Reads each thread does per iteration of `point_get_4threads`.
 const GETS_PER_THREAD: usize = 10_000;
 
@@ -50,6 +55,20 @@ fn point_get(c: &mut Criterion) {
     let count = rows();
     let mut large = loaded_stores(count);
     single_reads(c, "point_get_large", &mut large, count);
+
+    let keys = random_keys(KEYS, count, 0x5EED);
+    let mut group = c.benchmark_group("point_get_snapshot");
+    group.throughput(Throughput::Elements(SNAPSHOT_GETS as u64));
+    for store in &mut large {
+        let mut batches = keys.chunks(SNAPSHOT_GETS).cycle();
+        group.bench_function(store.name(), |b| {
+            b.iter(|| {
+                let batch = batches.next().expect("cycles forever");
+                black_box(store.contender.revenues(batch))
+            })
+        });
+    }
+    group.finish();
 
     let keys: Vec<Vec<u64>> = (0..THREADS)
         .map(|t| random_keys(GETS_PER_THREAD, count, 0x7EAD + t as u64))

@@ -4,8 +4,11 @@
 //!   one full scan.
 //! - `range_read`: seek to a random key, then sum `revenue` over the next 10 rows; one
 //!   iteration is one seek and 10 rows.
+//! - `range_read_snapshot`: the same, [`SNAPSHOT_SEEKS`] of them in one read transaction; one
+//!   iteration is all of them.
 //!
-//! Every store is built once, before the groups, in a temporary directory.
+//! Every store is built once, before the groups, in a temporary directory, loaded in a random
+//! key order.
 //!
 //! ```text
 //! cargo bench --bench scan
@@ -22,6 +25,8 @@ use zerotable_peers::people;
 
 /// Rows each range read sums.
 const RANGE: usize = 10;
+/// Range reads per iteration of `range_read_snapshot`, all in one read transaction.
+const SNAPSHOT_SEEKS: usize = 100;
 
 fn scan(c: &mut Criterion) {
     let count = rows();
@@ -54,6 +59,19 @@ fn scan(c: &mut Criterion) {
         let mut next = cycle(&starts);
         group.bench_function(store.name(), |b| {
             b.iter(|| black_box(store.contender.sum_revenue_from(next(), RANGE)))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("range_read_snapshot");
+    group.throughput(Throughput::Elements(SNAPSHOT_SEEKS as u64));
+    for store in &mut stores {
+        let mut batches = starts.chunks(SNAPSHOT_SEEKS).cycle();
+        group.bench_function(store.name(), |b| {
+            b.iter(|| {
+                let batch = batches.next().expect("cycles forever");
+                black_box(store.contender.sums_from(batch, RANGE))
+            })
         });
     }
     group.finish();

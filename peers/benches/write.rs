@@ -1,8 +1,9 @@
 //! Writes and removals, on every contender, durable (fsync per commit) unless said otherwise:
 //!
-//! - `bulk_load`: `ZEROTABLE_BENCH_ROWS` rows (1,000,000 by default) in one transaction into a
-//!   fresh, empty store; one iteration is one load (the store is opened before, and closed and
-//!   deleted after, the timing).
+//! - `bulk_load`: `ZEROTABLE_BENCH_ROWS` rows (1,000,000 by default) in key order, in one
+//!   transaction, into a fresh, empty store; one iteration is one load (the store is opened
+//!   before, and closed and deleted after, the timing).
+//! - `bulk_load_random`: the same rows in a random key order (inserts at random places).
 //! - `batch_write`: 100 transactions of 1,000 new rows each; one iteration is the 100
 //!   transactions.
 //! - `write_one_durable`: `ZEROTABLE_BENCH_COMMITS` (1,000 by default) new rows, each in a
@@ -27,7 +28,7 @@ use std::time::Duration;
 
 use common::{KINDS, Store, commits, new_people, random_half, rows, write_base_rows};
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use zerotable_peers::{Durability, Person, people};
+use zerotable_peers::{Durability, Person, people, people_shuffled};
 
 /// Transactions per iteration of `batch_write`.
 const BATCHES: usize = 100;
@@ -64,10 +65,10 @@ fn writes(
     group.finish();
 }
 
-fn write(c: &mut Criterion) {
+/// Benchmarks loading `count` people, in the order `people` yields them, into a fresh store.
+fn bulk_load<I: Iterator<Item = Person>>(c: &mut Criterion, group: &str, people: fn(u64) -> I) {
     let count = rows();
-
-    let mut group = c.benchmark_group("bulk_load");
+    let mut group = c.benchmark_group(group);
     group.throughput(Throughput::Elements(count));
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
@@ -87,6 +88,11 @@ fn write(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+fn write(c: &mut Criterion) {
+    bulk_load(c, "bulk_load", people);
+    bulk_load(c, "bulk_load_random", people_shuffled);
 
     writes(
         c,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use criterion::Criterion;
 use tempfile::TempDir;
 use zerotable_peers::data::{person, random_keys};
-use zerotable_peers::{Contender, Durability, Kind, Person, people};
+use zerotable_peers::{Contender, Durability, Kind, Person, people, people_shuffled};
 
 /// Every contender, in table order.
 pub const KINDS: [Kind; 10] = Kind::ALL;
@@ -81,10 +81,19 @@ impl Store {
         }
     }
 
-    /// A store of contender `kind` holding people `0..count`, loaded in one transaction.
+    /// A store of contender `kind` holding people `0..count`, loaded in one transaction in key
+    /// order.
     pub fn loaded(kind: Kind, count: u64, durability: Durability) -> Store {
         let mut store = Store::empty(kind, durability);
         store.contender.load(&mut people(count));
+        store
+    }
+
+    /// The same, loaded in a random key order: pages as a history of inserts at random places
+    /// leaves them, what the read benchmarks run on.
+    pub fn loaded_shuffled(kind: Kind, count: u64, durability: Durability) -> Store {
+        let mut store = Store::empty(kind, durability);
+        store.contender.load(&mut people_shuffled(count));
         store
     }
 
@@ -118,15 +127,29 @@ impl Store {
             (got - expected).abs() < 1e-6,
             "{name}: sum_revenue_from({start}, 10) = {got}, expected {expected}"
         );
+        let got = self.contender.sums_from(&[start, start], 10);
+        assert!(
+            (got - 2.0 * expected).abs() < 1e-6,
+            "{name}: sums_from([{start}, {start}], 10) = {got}, expected {}",
+            2.0 * expected
+        );
+        let ids = random_keys(16, count, 0xC0FFEE);
+        let expected: f64 = ids.iter().map(|&id| person(id).revenue).sum();
+        let got = self.contender.revenues(&ids);
+        assert!(
+            (got - expected).abs() < 1e-6,
+            "{name}: revenues(..) = {got}, expected {expected}"
+        );
     }
 }
 
-/// Loads a store of every contender, each holding people `0..count`, and checks it.
+/// Loads a store of every contender, each holding people `0..count` loaded in a random key
+/// order, and checks it.
 pub fn loaded_stores(count: u64) -> Vec<Store> {
     KINDS
         .iter()
         .map(|&kind| {
-            let mut store = Store::loaded(kind, count, Durability::Immediate);
+            let mut store = Store::loaded_shuffled(kind, count, Durability::Immediate);
             store.check(count);
             store
         })
