@@ -16,7 +16,9 @@ use crate::txn::{Reader, Via};
 /// Start one with [`Table::scan`], [`Table::range`], [`Table::prefix`] (or their `_in`
 /// forms), flip it with [`rev`](Self::rev), and consume it with [`fold`](Self::fold),
 /// [`for_each`](Self::for_each), [`try_for_each`](Self::try_for_each) or
-/// [`filter_map`](Self::filter_map). Entries are decoded one at a time in place and never
+/// [`filter_map`](Self::filter_map) — or, when the keys are not needed, with
+/// [`fold_values`](Self::fold_values) or [`try_for_each_value`](Self::try_for_each_value),
+/// which skip decoding them. Entries are decoded one at a time in place and never
 /// collected. A closure's `Err` stops the pass and is returned as is; so does an entry that
 /// fails to decode (naming its key). Auto-commit scans read one consistent snapshot.
 ///
