@@ -33,6 +33,7 @@ impl<'a> KeyRange<'a> {
 
     /// Whether no key can fall in the range (start above end, or equal with an excluded side).
     /// Engines check it first: ordered maps panic on such ranges.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         match (self.start, self.end) {
             (Bound::Included(s), Bound::Included(e)) => s > e,
@@ -58,6 +59,7 @@ impl<'a> KeyRange<'a> {
     }
 
     /// The bounds as a tuple, which implements `RangeBounds<[u8]>`.
+    #[inline]
     pub fn bounds(&self) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
         (self.start, self.end)
     }

@@ -39,6 +39,7 @@ fn wrong_length(expected: &'static str, width: usize, found: usize) -> KeyDecode
 macro_rules! unsigned_keys {
     ($($t:ty => $kind:ident),*) => {$(
         impl IntoKeyBytes for $t {
+            #[inline]
             fn write_key_part(&self, out: &mut KeyArena) {
                 out.extend_from_slice(&self.to_be_bytes());
             }
@@ -68,6 +69,7 @@ unsigned_keys!(u8 => U8, u16 => U16, u32 => U32, u64 => U64, u128 => U128);
 macro_rules! signed_keys {
     ($($t:ty => $u:ty, $kind:ident),*) => {$(
         impl IntoKeyBytes for $t {
+            #[inline]
             fn write_key_part(&self, out: &mut KeyArena) {
                 let biased = self.cast_unsigned() ^ <$t>::MIN.cast_unsigned();
                 out.extend_from_slice(&biased.to_be_bytes());

@@ -245,7 +245,7 @@ impl RedbEngine {
         call: impl FnOnce(&mut redb::Database) -> Result<R>,
     ) -> Result<R> {
         // Compaction and the integrity check need every snapshot closed.
-        discard(self.reuse.committed());
+        discard(self.reuse.outdate());
         let mut guard = self.db.write().unwrap_or_else(PoisonError::into_inner);
         let db = guard
             .as_mut()
@@ -302,6 +302,8 @@ impl Engine for RedbEngine {
 
     fn begin_write(&self, options: WriteOptions) -> Result<Box<dyn WriteTxn>> {
         let ticket = self.writers.enter()?;
+        // Idle kept snapshots would keep this commit from reusing the pages it frees.
+        discard(self.reuse.outdate());
         let txn = self.begin_redb_write(options)?;
         let reuse = Arc::clone(&self.reuse);
         Ok(Box::new(write::RedbWrite::new(txn, ticket, reuse)))
@@ -341,10 +343,12 @@ impl Engine for RedbEngine {
     /// redb write does.
     fn write(&self, options: WriteOptions, body: &mut WriteBody<'_>) -> Result<()> {
         let _ticket = self.writers.enter()?;
+        // Idle kept snapshots would keep this commit from reusing the pages it frees.
+        discard(self.reuse.outdate());
         let txn = self.begin_redb_write(options)?;
         let result = write::run_scoped(txn, body);
         // Before returning: a read that begins after this call must not reuse an older snapshot.
-        discard(self.reuse.committed());
+        discard(self.reuse.outdate());
         result
     }
 

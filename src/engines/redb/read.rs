@@ -219,6 +219,7 @@ impl<T: RedbReader> ReadOps for T {
 }
 
 /// A get on any readable redb table (read-only or inside a write transaction).
+#[inline]
 fn get_in(
     handle: &impl ReadableTable<Bytes, Bytes>,
     table: &str,

@@ -10,10 +10,10 @@
 //! - **Freshness**: every commit through the engine bumps the generation *before* its commit
 //!   call returns, and a kept snapshot is used only while its generation is current; so a read
 //!   that begins after a commit returned sees it, as a fresh transaction would.
-//! - **No pinning**: redb cannot reuse pages that a live snapshot still sees. A commit drops
-//!   every kept snapshot no read is using, and a read that finds its snapshot outdated when it
-//!   ends drops it then; so a kept snapshot never outlives the next commit by more than the
-//!   read running on it.
+//! - **No pinning**: redb cannot reuse pages that a live snapshot still sees. A write drops
+//!   every kept snapshot no read is using when it begins and again when it commits, and a read
+//!   that finds its snapshot outdated when it ends drops it then; so a commit meets only the
+//!   snapshots of reads running at that moment, as it would without the reuse.
 //! - **No waiting**: a read takes a kept snapshot with `try_lock` only. Busy slots (another
 //!   thread reading, or this thread's own read nested in a callback) are skipped, and a read
 //!   that finds none free begins a transaction of its own, exactly as without this cache.
@@ -91,9 +91,10 @@ impl SnapshotReuse {
         })
     }
 
-    /// Called by every commit before it returns: outdates the kept snapshots and hands back
-    /// those no read is using, for the caller to drop.
-    pub(super) fn committed(&self) -> Vec<Kept> {
+    /// Outdates the kept snapshots and hands back those no read is using, for the caller to
+    /// drop. Called when a write begins (so that its commit can reuse the pages it frees) and
+    /// by every commit before it returns (so that later reads see it).
+    pub(super) fn outdate(&self) -> Vec<Kept> {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.take_idle()
     }
@@ -101,7 +102,7 @@ impl SnapshotReuse {
     /// Turns reuse off for good (the database was handed out) and hands back the idle snapshots.
     pub(super) fn disable(&self) -> Vec<Kept> {
         self.disabled.store(true, Ordering::Relaxed);
-        self.committed()
+        self.outdate()
     }
 
     /// The kept snapshots no read is using, taken out of their slots.

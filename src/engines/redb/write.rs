@@ -444,7 +444,7 @@ impl WriteTxn for RedbWrite {
         };
         let failed = cell.with_dependent(|_, ops| ops.close_tables());
         let result = finish(cell.into_owner(), Ok(()), failed);
-        super::discard(self.reuse.committed());
+        super::discard(self.reuse.outdate());
         result
     }
 }
