@@ -4,6 +4,7 @@ mod heed;
 mod native_db;
 mod postcard_redb;
 mod raw_redb;
+mod redb_reads;
 mod sqlite;
 mod zerotable;
 

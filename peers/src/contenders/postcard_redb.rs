@@ -4,11 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::Database;
 
+use super::redb_reads::{PEOPLE, open_people, revenue_in, sum_all, sum_from_in};
 use crate::{Contender, Durability, Person};
-
-const PEOPLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("people");
 
 /// redb with postcard-encoded values.
 pub struct PostcardRedb {
@@ -59,31 +58,13 @@ fn decode(bytes: &[u8]) -> Person {
     postcard::from_bytes(bytes).expect("valid postcard person")
 }
 
-/// Opens a read transaction and the table: once per call, or once for many reads.
-fn open_people(db: &Database) -> redb::ReadOnlyTable<&'static [u8], &'static [u8]> {
-    let txn = db.begin_read().expect("begin_read");
-    txn.open_table(PEOPLE).expect("open_table")
-}
-
-fn revenue_in(table: &redb::ReadOnlyTable<&[u8], &[u8]>, id: u64) -> Option<f64> {
-    let value = table.get(id.to_be_bytes().as_slice()).expect("get")?;
-    Some(decode(value.value()).revenue)
-}
-
-fn sum_from_in(table: &redb::ReadOnlyTable<&[u8], &[u8]>, start: u64, count: usize) -> f64 {
-    let start = start.to_be_bytes();
-    table
-        .range::<&[u8]>(start.as_slice()..)
-        .expect("range")
-        .take(count)
-        .fold(0.0, |sum, entry| {
-            let (_, value) = entry.expect("entry");
-            sum + decode(value.value()).revenue
-        })
+/// Decodes the whole person to read its revenue (what this contender measures).
+fn decoded_revenue(bytes: &[u8]) -> f64 {
+    decode(bytes).revenue
 }
 
 fn read_revenue(db: &Database, id: u64) -> Option<f64> {
-    revenue_in(&open_people(db), id)
+    revenue_in(&open_people(db), id, decoded_revenue)
 }
 
 impl Contender for PostcardRedb {
@@ -116,29 +97,25 @@ impl Contender for PostcardRedb {
     }
 
     fn sum_revenue(&mut self) -> f64 {
-        open_people(&self.db)
-            .iter()
-            .expect("iter")
-            .fold(0.0, |sum, entry| {
-                let (_, value) = entry.expect("entry");
-                sum + decode(value.value()).revenue
-            })
+        sum_all(&open_people(&self.db), decoded_revenue)
     }
 
     fn sum_revenue_from(&mut self, start: u64, count: usize) -> f64 {
-        sum_from_in(&open_people(&self.db), start, count)
+        sum_from_in(&open_people(&self.db), start, count, decoded_revenue)
     }
 
     fn revenues(&mut self, ids: &[u64]) -> f64 {
         let table = open_people(&self.db);
-        ids.iter().filter_map(|&id| revenue_in(&table, id)).sum()
+        ids.iter()
+            .filter_map(|&id| revenue_in(&table, id, decoded_revenue))
+            .sum()
     }
 
     fn sums_from(&mut self, starts: &[u64], count: usize) -> f64 {
         let table = open_people(&self.db);
         starts
             .iter()
-            .map(|&start| sum_from_in(&table, start, count))
+            .map(|&start| sum_from_in(&table, start, count, decoded_revenue))
             .sum()
     }
 
