@@ -5,13 +5,13 @@
 //! less than twice its raw bytes) — measured with a counting allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::ops::{Bound, ControlFlow};
 
 use proptest::prelude::*;
 use zerotable::engine::{Engine, KeyRange, ReadOps, WriteOptions, WriteTxn};
-use zerotable::{EngineErrorKind, MemoryEngine};
+use zerotable::{EngineError, EngineErrorKind, MemoryEngine};
 
 /// Counts the bytes allocated and freed by the current thread (tests run on parallel threads).
 struct CountingAllocator;
@@ -485,6 +485,122 @@ fn a_running_range_holds_its_table_only() {
         .read(&mut |r| {
             assert_eq!(r.len("a")?, 2);
             assert_eq!(r.len("b")?, 1);
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// A transaction of many more changes than the engine stages in its ordered map (it applies
+/// them to a working tree of its own past a few thousand) reads its own writes at every step,
+/// rolls back to exactly the committed state, commits exactly what it wrote, and never shows
+/// anything to a snapshot taken before it; a table dropped after the switch starts empty.
+#[test]
+fn a_large_transaction_reads_its_writes_rolls_back_and_commits_whole() {
+    let engine = MemoryEngine::new();
+    let mut model = BTreeMap::new();
+    write(&engine, |txn| {
+        for k in shuffled(3_000, 3) {
+            txn.put("t", &(k * 3).to_be_bytes(), b"old")?;
+        }
+        Ok(())
+    });
+    for k in 0..3_000u64 {
+        model.insert((k * 3).to_be_bytes().to_vec(), b"old".to_vec());
+    }
+    let before = engine.begin_read().unwrap();
+    let committed = all(&*before, "t");
+
+    let run = |txn: &dyn WriteTxn, model: &mut BTreeMap<Vec<u8>, Vec<u8>>| {
+        for (step, k) in shuffled(12_000, 5).into_iter().enumerate() {
+            let key = k.to_be_bytes().to_vec();
+            match k % 5 {
+                0 | 1 | 2 => {
+                    txn.put("t", &key, &k.to_le_bytes())?;
+                    model.insert(key.clone(), k.to_le_bytes().to_vec());
+                }
+                3 => {
+                    let existed = model.remove(&key).is_some();
+                    assert_eq!(txn.delete("t", &key)?, existed, "delete {k}");
+                }
+                _ => {
+                    let end = (k + 4).to_be_bytes().to_vec();
+                    let range = KeyRange {
+                        start: Bound::Included(&key),
+                        end: Bound::Excluded(&end),
+                        reverse: false,
+                    };
+                    let removed = model_range(model, &range);
+                    assert_eq!(txn.delete_range("t", &range)?, removed.len() as u64);
+                    for (key, _) in removed {
+                        model.remove(&key);
+                    }
+                }
+            }
+            if step % 1_500 == 0 {
+                assert_eq!(
+                    all(txn, "t"),
+                    model_range(model, &KeyRange::ALL),
+                    "step {step}"
+                );
+                assert_eq!(txn.len("t")?, model.len() as u64);
+                let reverse = KeyRange {
+                    reverse: true,
+                    ..KeyRange::ALL
+                };
+                assert_eq!(collect(txn, "t", &reverse), model_range(model, &reverse));
+                let mut seen = None;
+                txn.get("t", &key, &mut |v| {
+                    seen = Some(v.to_vec());
+                    Ok(())
+                })?;
+                assert_eq!(seen.as_ref(), model.get(&key), "get {k}");
+            }
+        }
+        Ok(())
+    };
+
+    // Rolled back: nothing of it anywhere.
+    let mut scratch = model.clone();
+    let rolled_back = engine.write(WriteOptions::DEFAULT, &mut |txn| {
+        run(txn, &mut scratch)?;
+        Err(zerotable::Error::engine(
+            None,
+            zerotable::Operation::Commit,
+            EngineError::new(EngineErrorKind::Other, "roll back"),
+        ))
+    });
+    assert!(rolled_back.is_err());
+    engine
+        .read(&mut |r| {
+            assert_eq!(all(r, "t"), committed);
+            Ok(())
+        })
+        .unwrap();
+
+    // Committed: exactly the model, and the old snapshot unchanged.
+    let model = RefCell::new(model);
+    write(&engine, |txn| run(txn, &mut model.borrow_mut()));
+    let model = model.into_inner();
+    engine
+        .read(&mut |r| {
+            assert_eq!(all(r, "t"), model_range(&model, &KeyRange::ALL));
+            assert_eq!(r.len("t")?, model.len() as u64);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(all(&*before, "t"), committed);
+
+    // Dropped after the switch to a working tree, then re-created: only the new rows remain.
+    write(&engine, |txn| {
+        for k in 0..10_000u64 {
+            txn.put("t", &k.to_be_bytes(), b"gone")?;
+        }
+        assert!(txn.drop_table("t")?);
+        txn.put("t", b"only", b"row")
+    });
+    engine
+        .read(&mut |r| {
+            assert_eq!(all(r, "t"), vec![(b"only".to_vec(), b"row".to_vec())]);
             Ok(())
         })
         .unwrap();

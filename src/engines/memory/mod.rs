@@ -19,6 +19,13 @@
 //!   still shares are copied, one root-to-leaf path per change, O(log n). The writer ticket
 //!   guarantees nobody committed since it began, so there is nothing to merge. Dropping the
 //!   transaction uncommitted just drops its staged changes.
+//! - A large transaction does not grow its staged map without bound: past
+//!   [`STAGED_LIMIT`] entries a table's staged changes are applied to a *working* tree of its
+//!   own — a copy of the committed root, O(1), whose nodes are copied on their first change
+//!   only — and the map starts again empty. The commit then installs the working tree as the
+//!   committed one (a pointer swap). So a bulk load or a mass deletion costs one ordered map of
+//!   a few thousand entries that stays in the cache, plus one copy of each node it touches,
+//!   instead of a map as large as the change.
 //!
 //! A read in a write transaction (a range, or a get whose callback is running) holds its
 //! table's staged changes borrowed, so a write to that same table from inside the callback is
@@ -171,6 +178,9 @@ fn stats(tree: Option<&Tree>) -> TableStats {
 /// A write transaction's changes to one table's entries, by key: `None` is a deletion.
 type Staged = BTreeMap<Box<[u8]>, Option<Box<[u8]>>>;
 
+/// Staged changes of one table beyond which they are applied to the transaction's working tree.
+const STAGED_LIMIT: usize = 4096;
+
 /// An entry of [`Staged`], as its iterators yield it.
 type StagedEntry<'a> = (&'a Box<[u8]>, &'a Option<Box<[u8]>>);
 
@@ -184,7 +194,30 @@ struct Overlay {
     cleared: bool,
     /// Whether anything was written, created or dropped: if not, the commit skips the table.
     changed: bool,
+    /// The table as this transaction has changed it so far, once its staged changes outgrew
+    /// [`STAGED_LIMIT`]: it replaces the committed tree (and `cleared` no longer matters).
+    working: Option<Tree>,
     staged: Staged,
+}
+
+impl Overlay {
+    /// Applies the staged changes to the working tree (made from `base` first: the committed
+    /// tree, `None` if the table was dropped or never existed) once there are too many.
+    #[inline]
+    fn spill(&mut self, base: Option<&Tree>) {
+        if self.staged.len() >= STAGED_LIMIT {
+            self.spill_now(base);
+        }
+    }
+
+    #[cold]
+    fn spill_now(&mut self, base: Option<&Tree>) {
+        let working = self
+            .working
+            .get_or_insert_with(|| base.cloned().unwrap_or_default());
+        let staged = std::mem::take(&mut self.staged);
+        working.apply(staged.iter().map(|(key, value)| (&**key, value.as_deref())));
+    }
 }
 
 /// Shared with the reads of the table that are running, which hold it borrowed.
@@ -238,11 +271,20 @@ impl MemoryWrite {
     }
 
     /// The committed tree under `overlay`, unless the transaction dropped the table.
-    fn base_tree(&self, table: &str, overlay: &Overlay) -> Option<&Tree> {
+    fn committed_tree(&self, table: &str, overlay: &Overlay) -> Option<&Tree> {
         if overlay.cleared {
             None
         } else {
             self.base.get(table)
+        }
+    }
+
+    /// The tree the staged changes of `overlay` lie over: its working tree, or else the
+    /// committed one.
+    fn base_tree<'a>(&'a self, table: &str, overlay: &'a Overlay) -> Option<&'a Tree> {
+        match &overlay.working {
+            Some(working) => Some(working),
+            None => self.committed_tree(table, overlay),
         }
     }
 
@@ -365,6 +407,8 @@ impl WriteTxn for MemoryWrite {
         // One search (a key allocated for nothing when it is staged already, not two searches
         // when it is new).
         *overlay.staged.entry(Box::from(key)).or_default() = Some(Box::from(value));
+        let committed = self.committed_tree(table, &overlay);
+        overlay.spill(committed);
         Ok(())
     }
 
@@ -389,6 +433,8 @@ impl WriteTxn for MemoryWrite {
                 overlay.staged.insert(Box::from(key), None);
             }
         }
+        let committed = self.committed_tree(table, &overlay);
+        overlay.spill(committed);
         Ok(true)
     }
 
@@ -422,7 +468,11 @@ impl WriteTxn for MemoryWrite {
         if forward.is_empty() {
             return Ok(0);
         }
-        let base = self.base_tree(table, &overlay);
+        let overlay = &mut *overlay;
+        let base = match &overlay.working {
+            Some(working) => Some(working),
+            None => self.committed_tree(table, overlay),
+        };
         let staged = &mut overlay.staged;
         let mut removed = 0u64;
         if let Some(tree) = base {
@@ -444,6 +494,8 @@ impl WriteTxn for MemoryWrite {
         if removed > 0 {
             overlay.changed = true;
         }
+        let committed = self.committed_tree(table, &overlay);
+        overlay.spill(committed);
         Ok(removed)
     }
 
@@ -470,6 +522,7 @@ impl WriteTxn for MemoryWrite {
         overlay.exists = false;
         overlay.cleared = true;
         overlay.changed = true;
+        overlay.working = None;
         overlay.staged = Staged::new();
         Ok(existed)
     }
@@ -485,11 +538,19 @@ impl WriteTxn for MemoryWrite {
         // applying: then the map and the nodes of its trees are changed in place unless a
         // snapshot still shares them (those are copied, one path per change).
         drop(base);
-        let changes: Vec<(String, Overlay)> = touched
+        let mut changes: Vec<(String, Overlay)> = touched
             .into_inner()
             .into_iter()
             .map(|(name, slot)| (name, slot.take()))
             .filter(|(_, overlay)| overlay.changed)
+            .map(|(name, mut overlay)| {
+                // A working tree is this transaction's own: finish it before taking the lock.
+                if let Some(working) = &mut overlay.working {
+                    let staged = std::mem::take(&mut overlay.staged);
+                    working.apply(staged.iter().map(|(key, value)| (&**key, value.as_deref())));
+                }
+                (name, overlay)
+            })
             .collect();
         if changes.is_empty() {
             return Ok(());
@@ -503,12 +564,15 @@ impl WriteTxn for MemoryWrite {
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
             let tables = Arc::make_mut(&mut committed);
-            for (name, overlay) in &changes {
-                if overlay.cleared {
+            for (name, overlay) in &mut changes {
+                if overlay.cleared || overlay.working.is_some() {
                     replaced.extend(tables.remove(name));
                 }
                 if !overlay.exists {
                     continue;
+                }
+                if let Some(working) = overlay.working.take() {
+                    tables.insert(name.clone(), working);
                 }
                 let tree = match tables.get_mut(name) {
                     Some(tree) => tree,
