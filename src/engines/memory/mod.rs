@@ -494,7 +494,7 @@ impl WriteTxn for MemoryWrite {
         if removed > 0 {
             overlay.changed = true;
         }
-        let committed = self.committed_tree(table, &overlay);
+        let committed = self.committed_tree(table, overlay);
         overlay.spill(committed);
         Ok(removed)
     }
