@@ -514,7 +514,7 @@ fn a_large_transaction_reads_its_writes_rolls_back_and_commits_whole() {
         for (step, k) in shuffled(12_000, 5).into_iter().enumerate() {
             let key = k.to_be_bytes().to_vec();
             match k % 5 {
-                0 | 1 | 2 => {
+                0..=2 => {
                     txn.put("t", &key, &k.to_le_bytes())?;
                     model.insert(key.clone(), k.to_le_bytes().to_vec());
                 }
