@@ -30,7 +30,8 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 if [[ ${#contenders[@]} == 0 ]]; then
-  contenders=(raw-redb zerotable-rkyv zerotable-rkyv-unchecked zerotable-flatbuffers zerotable-raw
+  contenders=(raw-redb zerotable-rkyv zerotable-rkyv-unchecked zerotable-flatbuffers
+    zerotable-flatbuffers-unchecked zerotable-raw
     zerotable-memory)
 fi
 phases=(get get_txn fold seek seek_txn commit)

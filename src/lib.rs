@@ -78,8 +78,8 @@ pub use codec::key::{
     KeyType, KeyValue,
 };
 pub use codec::value::{
-    FlatBufferRoot, FlatBuffersSerializer, RawSerializer, RkyvBytesSerializer, RkyvSerializer,
-    RkyvValue, ValueSerializer,
+    DecodeUnchecked, FlatBufferRoot, FlatBuffersSerializer, RawSerializer, RkyvBytesSerializer,
+    RkyvSerializer, RkyvValue, ValueSerializer,
 };
 pub use engine::{
     CallerCode, Capabilities, Durability, Engine, Integrity, KeyRange, ReadOps, ReadTxn,

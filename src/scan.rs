@@ -5,7 +5,7 @@ use std::borrow::Borrow;
 use std::ops::{Bound, ControlFlow, RangeBounds};
 
 use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyPrefix, prefix_successor};
-use crate::codec::value::ValueSerializer;
+use crate::codec::value::{DecodeUnchecked, ValueSerializer};
 use crate::engine::KeyRange;
 use crate::error::{EngineErrorKind, Error, Operation, Result};
 use crate::table::Table;
@@ -37,11 +37,77 @@ use crate::txn::{Reader, Via};
 /// assert_eq!(bytes, 0);
 /// # Ok::<(), zerotable::Error>(())
 /// ```
-pub struct Scanner<'s, K, V: ?Sized, S> {
+pub struct Scanner<'s, K, V: ?Sized, S: ValueSerializer<V>> {
     table: &'s Table<K, V, S>,
     via: Via<'s>,
     bounds: Bounds,
     reverse: bool,
+    /// Set by [`unchecked`](Self::unchecked): values are viewed without validation.
+    unchecked: Option<ViewUnchecked<V, S>>,
+}
+
+/// How an [`unchecked`](Scanner::unchecked) scan views a value.
+type ViewUnchecked<V, S> = for<'a> unsafe fn(&S, &'a [u8]) -> <S as ValueSerializer<V>>::Output<'a>;
+
+/// How a scan views each stored value: each way gets its own monomorphized walk, so a
+/// validated scan pays nothing per row for the unchecked one.
+trait ViewValue<V: ?Sized, S: ValueSerializer<V>> {
+    fn view<'a, K>(
+        &self,
+        table: &Table<K, V, S>,
+        key: &[u8],
+        bytes: &'a [u8],
+    ) -> Result<S::Output<'a>>
+    where
+        K: IntoKeyBytes + FromKeyBytes;
+}
+
+/// Validated views (the default).
+struct Checked;
+
+impl<V: ?Sized, S: ValueSerializer<V>> ViewValue<V, S> for Checked {
+    #[inline]
+    fn view<'a, K>(
+        &self,
+        table: &Table<K, V, S>,
+        key: &[u8],
+        bytes: &'a [u8],
+    ) -> Result<S::Output<'a>>
+    where
+        K: IntoKeyBytes + FromKeyBytes,
+    {
+        table.decode(key, bytes)
+    }
+}
+
+/// Unchecked views, set by [`Scanner::unchecked`].
+struct Unchecked<V: ?Sized, S: ValueSerializer<V>>(ViewUnchecked<V, S>);
+
+impl<V: ?Sized, S: ValueSerializer<V>> ViewValue<V, S> for Unchecked<V, S> {
+    #[inline]
+    fn view<'a, K>(
+        &self,
+        table: &Table<K, V, S>,
+        _: &[u8],
+        bytes: &'a [u8],
+    ) -> Result<S::Output<'a>>
+    where
+        K: IntoKeyBytes + FromKeyBytes,
+    {
+        // SAFETY: this way is only made by `Scanner::unchecked`, whose caller guarantees that
+        // every value the scan visits is valid for this serializer.
+        Ok(unsafe { (self.0)(&table.serializer, bytes) })
+    }
+}
+
+/// # Safety
+/// As for [`DecodeUnchecked::decode_unchecked`].
+unsafe fn view_unchecked<'a, V: ?Sized, S: DecodeUnchecked<V>>(
+    serializer: &S,
+    bytes: &'a [u8],
+) -> S::Output<'a> {
+    // SAFETY: forwarded: the caller upholds `decode_unchecked`'s contract.
+    unsafe { serializer.decode_unchecked(bytes) }
 }
 
 /// Whether a bound includes its key, excludes it, or is absent.
@@ -202,6 +268,7 @@ where
             via,
             bounds,
             reverse: false,
+            unchecked: None,
         }
     }
 
@@ -325,15 +392,27 @@ where
 
     /// Visits decoded values (keys undecoded) until `visit` breaks or fails.
     #[inline]
-    fn visit_values<F>(self, mut visit: F) -> Result<()>
+    fn visit_values<F>(self, visit: F) -> Result<()>
     where
+        F: FnMut(S::Output<'_>) -> Result<ControlFlow<()>>,
+    {
+        match self.unchecked {
+            Some(view) => self.walk_values(Unchecked(view), visit),
+            None => self.walk_values(Checked, visit),
+        }
+    }
+
+    #[inline]
+    fn walk_values<W, F>(&self, way: W, mut visit: F) -> Result<()>
+    where
+        W: ViewValue<V, S>,
         F: FnMut(S::Output<'_>) -> Result<ControlFlow<()>>,
     {
         let table = self.table;
         let range = self.bounds.range(self.reverse);
         table.run(self.via, |reader| {
             reader.range(&table.name, &range, &mut |key_bytes, value_bytes| {
-                visit(table.decode(key_bytes, value_bytes)?)
+                visit(way.view(table, key_bytes, value_bytes)?)
             })
         })
     }
@@ -341,8 +420,20 @@ where
     /// Visits decoded entries until `visit` breaks or fails. A key or value that does not
     /// decode stops the scan with an error naming it: nothing is skipped.
     #[inline]
-    fn visit<F>(self, mut visit: F) -> Result<()>
+    fn visit<F>(self, visit: F) -> Result<()>
     where
+        F: FnMut(&K, S::Output<'_>) -> Result<ControlFlow<()>>,
+    {
+        match self.unchecked {
+            Some(view) => self.walk(Unchecked(view), visit),
+            None => self.walk(Checked, visit),
+        }
+    }
+
+    #[inline]
+    fn walk<W, F>(&self, way: W, mut visit: F) -> Result<()>
+    where
+        W: ViewValue<V, S>,
         F: FnMut(&K, S::Output<'_>) -> Result<ControlFlow<()>>,
     {
         let table = self.table;
@@ -350,10 +441,41 @@ where
         table.run(self.via, |reader| {
             reader.range(&table.name, &range, &mut |key_bytes, value_bytes| {
                 let key = table.decode_key(key_bytes)?;
-                let value = table.decode(key_bytes, value_bytes)?;
+                let value = way.view(table, key_bytes, value_bytes)?;
                 visit(&key, value)
             })
         })
+    }
+}
+
+impl<K, V, S> Scanner<'_, K, V, S>
+where
+    K: IntoKeyBytes + FromKeyBytes,
+    V: ?Sized,
+    S: DecodeUnchecked<V>,
+{
+    /// The same scan, viewing values without validating them (rkyv's validation, FlatBuffers'
+    /// verifier): the scanning form of [`Table::get_unchecked`].
+    ///
+    /// # Safety
+    /// Every value the scan visits must have been written through a table of this same `V`
+    /// (same type definition) and left unmodified since: bytes written by another type, another
+    /// program, or damaged on disk are undefined behaviour here. Keys are still checked.
+    ///
+    /// ```
+    /// # #[derive(rkyv::Archive, rkyv::Serialize)] struct Sale { amount: u32 }
+    /// let storage = zerotable::Storage::in_memory();
+    /// let sales = storage.rkyv_table::<u64, Sale>("sales")?;
+    /// sales.put_batch((0..10u64).map(|i| (i, Sale { amount: 5 })))?;
+    /// // SAFETY: only this table, of this `Sale`, ever wrote "sales".
+    /// let total = unsafe { sales.scan().unchecked() }
+    ///     .fold_values(0, |sum, s| Ok(sum + s.amount.to_native()))?;
+    /// assert_eq!(total, 50);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub unsafe fn unchecked(mut self) -> Self {
+        self.unchecked = Some(view_unchecked::<V, S>);
+        self
     }
 }
 

@@ -40,6 +40,73 @@ fn unchecked_rkyv_get_reads_the_same_values() {
     });
 }
 
+/// Unchecked scans (rkyv) visit the same entries, in the same order and bounds, as validated
+/// ones: forward, reversed, ranged, values only.
+#[test]
+fn unchecked_rkyv_scans_visit_the_same_entries() {
+    on_every_engine(|engine, storage| {
+        let users = storage.rkyv_table::<u64, User>("users").unwrap();
+        users.put_batch((0..30).map(|i| (i, user(i)))).unwrap();
+        let names = |scan: zerotable::Scanner<'_, u64, User, zerotable::RkyvSerializer<User>>| {
+            scan.filter_map(|id, u| Some((*id, u.name.to_string())))
+                .unwrap()
+        };
+        // SAFETY (every block below): every value in `users` was written just above by this
+        // same table type.
+        assert_eq!(
+            names(unsafe { users.scan().unchecked() }),
+            names(users.scan()),
+            "{engine}"
+        );
+        assert_eq!(
+            names(unsafe { users.range(5u64..12).rev().unchecked() }),
+            names(users.range(5u64..12).rev()),
+            "{engine}"
+        );
+        let ids = unsafe { users.range(..=3u64).unchecked() }
+            .fold_values(Vec::new(), |mut ids, u| {
+                ids.push(u.id.to_native());
+                Ok(ids)
+            })
+            .unwrap();
+        assert_eq!(ids, [0, 1, 2, 3], "{engine}");
+    });
+}
+
+/// FlatBuffers `get_unchecked` and unchecked scans read the same fields as the verified reads.
+#[test]
+fn unchecked_flatbuffers_reads_give_the_same_fields() {
+    on_every_engine(|engine, storage| {
+        let monsters = storage
+            .flatbuffers_table::<u64, Monster>("monsters")
+            .unwrap();
+        for i in 0..10u64 {
+            monsters
+                .put(&i, &monster_bytes(&format!("orc{i}"), i as i16))
+                .unwrap();
+        }
+        let read = |m: Monster<'_>| (m.name().map(str::to_owned), m.hp());
+        for i in 0..10u64 {
+            // SAFETY: every value in `monsters` was verified and written just above by this
+            // same table type.
+            let unchecked = unsafe { monsters.get_unchecked(&i, read) }.unwrap();
+            assert_eq!(unchecked, monsters.get(&i, read).unwrap(), "{engine}");
+        }
+        // SAFETY: as above; the key is absent.
+        assert_eq!(unsafe { monsters.get_unchecked(&99, read) }.unwrap(), None);
+        let all = |scan: zerotable::Scanner<
+            '_,
+            u64,
+            [u8],
+            zerotable::FlatBuffersSerializer<Monster<'static>>,
+        >| { scan.filter_map(|id, m| Some((*id, read(m)))).unwrap() };
+        // SAFETY: as above.
+        let unchecked = all(unsafe { monsters.scan().unchecked() });
+        assert_eq!(unchecked, all(monsters.scan()), "{engine}");
+        assert_eq!(unchecked.len(), 10);
+    });
+}
+
 /// Pre-archived rkyv bytes put through a borrowed table deserialize back to the original value.
 #[test]
 fn pre_archived_rkyv_bytes_round_trip() {

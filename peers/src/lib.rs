@@ -79,10 +79,12 @@ pub enum Kind {
     RawRedb,
     /// zerotable rkyv table on redb, validated reads.
     ZerotableRkyv,
-    /// zerotable rkyv table on redb, `get_unchecked`.
+    /// zerotable rkyv table on redb, `get_unchecked` and unchecked scans.
     ZerotableRkyvUnchecked,
     /// zerotable FlatBuffers table on redb.
     ZerotableFlatbuffers,
+    /// zerotable FlatBuffers table on redb, `get_unchecked` and unchecked scans (no verifier).
+    ZerotableFlatbuffersUnchecked,
     /// zerotable raw table on redb; the closure validates the rkyv bytes itself (same work as
     /// `RawRedb`), measuring the typed layer without its serializer.
     ZerotableRaw,
@@ -100,11 +102,12 @@ pub enum Kind {
 
 impl Kind {
     /// Every contender, in the order result tables list them.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::RawRedb,
         Kind::ZerotableRkyv,
         Kind::ZerotableRkyvUnchecked,
         Kind::ZerotableFlatbuffers,
+        Kind::ZerotableFlatbuffersUnchecked,
         Kind::ZerotableRaw,
         Kind::ZerotableMemory,
         Kind::PostcardRedb,
@@ -120,6 +123,7 @@ impl Kind {
             | Kind::ZerotableRkyv
             | Kind::ZerotableRkyvUnchecked
             | Kind::ZerotableFlatbuffers
+            | Kind::ZerotableFlatbuffersUnchecked
             | Kind::ZerotableRaw
             | Kind::ZerotableMemory
             | Kind::PostcardRedb

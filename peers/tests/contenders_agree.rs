@@ -175,6 +175,7 @@ agree! {
     zerotable_rkyv: ZerotableRkyv,
     zerotable_rkyv_unchecked: ZerotableRkyvUnchecked,
     zerotable_flatbuffers: ZerotableFlatbuffers,
+    zerotable_flatbuffers_unchecked: ZerotableFlatbuffersUnchecked,
     zerotable_raw: ZerotableRaw,
     zerotable_memory: ZerotableMemory,
     postcard_redb: PostcardRedb,
@@ -191,6 +192,7 @@ fn every_kind_is_tested(kind: Kind) {
         | Kind::ZerotableRkyv
         | Kind::ZerotableRkyvUnchecked
         | Kind::ZerotableFlatbuffers
+        | Kind::ZerotableFlatbuffersUnchecked
         | Kind::ZerotableRaw
         | Kind::ZerotableMemory
         | Kind::PostcardRedb

@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena};
-use crate::codec::value::{EncodeError, RkyvSerializer, RkyvValue, ValueSerializer};
+use crate::codec::value::{DecodeUnchecked, EncodeError, ValueSerializer};
 use crate::engine::{Engine, ReadOps, TableStats};
 use crate::error::{BoxError, Error, KeyBytes, Result};
 use crate::txn::{Reader, Via, engine_id};
@@ -359,23 +359,38 @@ where
     }
 }
 
-impl<K, V> Table<K, V, RkyvSerializer<V>>
+impl<K, V, S> Table<K, V, S>
 where
     K: IntoKeyBytes + FromKeyBytes,
-    V: RkyvValue + 'static,
+    V: ?Sized,
+    S: DecodeUnchecked<V>,
 {
-    /// Like [`get`](Self::get), but reads the archive without validating it.
+    /// Like [`get`](Self::get), but reads the stored value without validating it (rkyv's
+    /// validation, FlatBuffers' verifier): for rkyv and FlatBuffers tables.
     ///
     /// # Safety
     /// Every value stored under `key` must have been written through a table of this same `V`
     /// (same type definition) and left unmodified since: bytes written by another type, another
     /// program, or damaged on disk are undefined behaviour here. Prefer [`get`](Self::get),
-    /// whose validation costs little; use this only where a benchmark shows it matters.
+    /// whose validation costs little; use this only where a benchmark shows it matters
+    /// (BENCHMARKS.md: rkyv's validation is ≈15% of a get in a snapshot, the FlatBuffers
+    /// verifier ≈45%).
+    ///
+    /// ```
+    /// # #[derive(rkyv::Archive, rkyv::Serialize)] struct User { name: String }
+    /// let storage = zerotable::Storage::in_memory();
+    /// let users = storage.rkyv_table::<u64, User>("users")?;
+    /// users.put(&1, &User { name: "ada".into() })?;
+    /// // SAFETY: only this table, of this `User`, ever wrote "users".
+    /// let len = unsafe { users.get_unchecked(&1, |u| u.name.len())? };
+    /// assert_eq!(len, Some(3));
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub unsafe fn get_unchecked<Q, F, R>(&self, key: &Q, read: F) -> Result<Option<R>>
     where
         K: Borrow<Q>,
         Q: IntoKeyBytes + ?Sized,
-        F: FnOnce(&V::Archived) -> R,
+        F: FnOnce(S::Output<'_>) -> R,
     {
         // SAFETY: this function's contract is `get_unchecked_via`'s.
         unsafe { self.get_unchecked_via(Via::AutoCommit(&*self.engine), key, read) }
@@ -407,7 +422,7 @@ where
         T: Reader,
         K: Borrow<Q>,
         Q: IntoKeyBytes + ?Sized,
-        F: FnOnce(&V::Archived) -> R,
+        F: FnOnce(S::Output<'_>) -> R,
     {
         // SAFETY: this function's contract is `get_unchecked_via`'s.
         unsafe { self.get_unchecked_via(Via::reader(reader), key, read) }
@@ -419,7 +434,7 @@ where
     where
         K: Borrow<Q>,
         Q: IntoKeyBytes + ?Sized,
-        F: FnOnce(&V::Archived) -> R,
+        F: FnOnce(S::Output<'_>) -> R,
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);

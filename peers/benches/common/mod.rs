@@ -13,7 +13,7 @@ use zerotable_peers::data::{person, random_keys};
 use zerotable_peers::{Contender, Durability, Kind, Person, people, people_shuffled};
 
 /// Every contender, in table order.
-pub const KINDS: [Kind; 10] = Kind::ALL;
+pub const KINDS: [Kind; 11] = Kind::ALL;
 
 /// Reads a count from environment variable `name` (underscores allowed: `100_000`), or `default`.
 fn env_count(name: &str, default: u64) -> u64 {

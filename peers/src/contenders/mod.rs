@@ -18,7 +18,12 @@ pub fn open(kind: Kind, dir: &Path, durability: Durability) -> Box<dyn Contender
         Kind::RawRedb => Box::new(raw_redb::RawRedb::open(dir, durability)),
         Kind::ZerotableRkyv => Box::new(zerotable::Zerotable::rkyv(dir, durability, false)),
         Kind::ZerotableRkyvUnchecked => Box::new(zerotable::Zerotable::rkyv(dir, durability, true)),
-        Kind::ZerotableFlatbuffers => Box::new(zerotable::Zerotable::flatbuffers(dir, durability)),
+        Kind::ZerotableFlatbuffers => {
+            Box::new(zerotable::Zerotable::flatbuffers(dir, durability, false))
+        }
+        Kind::ZerotableFlatbuffersUnchecked => {
+            Box::new(zerotable::Zerotable::flatbuffers(dir, durability, true))
+        }
         Kind::ZerotableRaw => Box::new(zerotable::Zerotable::raw(dir, durability)),
         Kind::ZerotableMemory => Box::new(zerotable::Zerotable::memory()),
         Kind::PostcardRedb => Box::new(postcard_redb::PostcardRedb::open(dir, durability)),

@@ -31,10 +31,12 @@ pub struct Zerotable {
 enum People {
     /// `get` / scans: validated rkyv access.
     Rkyv(RkyvTable<u64, Person>),
-    /// `get_unchecked`; scans stay validated (zerotable has no unchecked scan).
+    /// `get_unchecked` and unchecked scans.
     RkyvUnchecked(RkyvTable<u64, Person>),
     /// Verified FlatBuffers `User` buffers.
     Flatbuffers(FlatBuffersTable<u64, User<'static>>),
+    /// `get_unchecked` and unchecked scans of the same buffers.
+    FlatbuffersUnchecked(FlatBuffersTable<u64, User<'static>>),
     /// rkyv bytes stored as raw values; the caller validates them with `rkyv::access` inside
     /// the read closure: the same work as the raw redb contender, through zerotable's layer.
     Raw(RawTable<u64>),
@@ -75,15 +77,17 @@ impl Zerotable {
         }
     }
 
-    /// FlatBuffers table on redb.
-    pub fn flatbuffers(dir: &Path, durability: Durability) -> Self {
+    /// FlatBuffers table on redb; `unchecked` reads with `get_unchecked`.
+    pub fn flatbuffers(dir: &Path, durability: Durability, unchecked: bool) -> Self {
         let storage = open_redb(dir, durability);
         let table = storage.flatbuffers_table(TABLE).expect("flatbuffers table");
-        Self::new(
-            "zerotable flatbuffers (redb)",
-            storage,
-            People::Flatbuffers(table),
-        )
+        if unchecked {
+            let table = People::FlatbuffersUnchecked(table);
+            Self::new("zerotable flatbuffers unchecked (redb)", storage, table)
+        } else {
+            let table = People::Flatbuffers(table);
+            Self::new("zerotable flatbuffers (redb)", storage, table)
+        }
     }
 
     /// Raw table on redb holding rkyv bytes.
@@ -146,6 +150,10 @@ impl People {
                 table.get_unchecked_in(snapshot, &id, |p| p.revenue.to_native())
             },
             People::Flatbuffers(table) => table.get_in(snapshot, &id, |u| u.revenue()),
+            // SAFETY: as in `revenue`: only this contender writes this table.
+            People::FlatbuffersUnchecked(table) => unsafe {
+                table.get_unchecked_in(snapshot, &id, |u| u.revenue())
+            },
             People::Raw(table) => table.get_in(snapshot, &id, raw_revenue),
         };
         revenue.expect("get_in")
@@ -154,14 +162,24 @@ impl People {
     /// [`sum_from`] of every start, in `snapshot`.
     fn sums_from_in(&self, snapshot: &Snapshot, starts: &[u64], count: usize) -> f64 {
         let each = |start: u64| match self {
-            People::Rkyv(table) | People::RkyvUnchecked(table) => {
-                sum_from(table.range_in(snapshot, start..), count, |p| {
+            People::Rkyv(table) => sum_from(table.range_in(snapshot, start..), count, |p| {
+                p.revenue.to_native()
+            }),
+            // SAFETY: as in `revenue`: only this contender writes this table.
+            People::RkyvUnchecked(table) => unsafe {
+                sum_from(table.range_in(snapshot, start..).unchecked(), count, |p| {
                     p.revenue.to_native()
                 })
-            }
+            },
             People::Flatbuffers(table) => {
                 sum_from(table.range_in(snapshot, start..), count, |u| u.revenue())
             }
+            // SAFETY: as in `revenue`: only this contender writes this table.
+            People::FlatbuffersUnchecked(table) => unsafe {
+                sum_from(table.range_in(snapshot, start..).unchecked(), count, |u| {
+                    u.revenue()
+                })
+            },
             People::Raw(table) => sum_from(table.range_in(snapshot, start..), count, raw_revenue),
         };
         starts.iter().map(|&start| each(start)).sum()
@@ -176,6 +194,11 @@ impl People {
                 table.get_unchecked(&id, |p| p.revenue.to_native())
             },
             People::Flatbuffers(table) => table.get(&id, |u| u.revenue()),
+            // SAFETY: only this contender writes this table, always through this same verified
+            // `FlatBuffersTable<u64, User>`, and nothing else touches the file.
+            People::FlatbuffersUnchecked(table) => unsafe {
+                table.get_unchecked(&id, |u| u.revenue())
+            },
             People::Raw(table) => table.get(&id, raw_revenue),
         };
         revenue.expect("get")
@@ -211,13 +234,12 @@ where
     sum
 }
 
-fn sum_all<V, S>(table: &Table<u64, V, S>, revenue: impl Fn(S::Output<'_>) -> f64) -> f64
+fn sum_all<V, S>(scanner: Scanner<'_, u64, V, S>, revenue: impl Fn(S::Output<'_>) -> f64) -> f64
 where
     V: ?Sized,
     S: ValueSerializer<V>,
 {
-    table
-        .scan()
+    scanner
         .fold(0.0, |sum, _, value| Ok(sum + revenue(value)))
         .expect("scan")
 }
@@ -251,7 +273,7 @@ impl Contender for Zerotable {
             }
             // put_batch takes owned items (an iterator cannot lend the builder's buffer), so
             // each finished buffer is copied out once.
-            People::Flatbuffers(table) => {
+            People::Flatbuffers(table) | People::FlatbuffersUnchecked(table) => {
                 table.put_batch(people.map(|p| (p.id, user_buffer(fbb, &p).to_vec())))
             }
             People::Raw(table) => table.put_batch(people.map(|p| (p.id, rkyv_bytes(&p)))),
@@ -265,7 +287,7 @@ impl Contender for Zerotable {
             People::Rkyv(table) | People::RkyvUnchecked(table) => {
                 table.put_batch(people.iter().map(|p| (p.id, p)))
             }
-            People::Flatbuffers(table) => {
+            People::Flatbuffers(table) | People::FlatbuffersUnchecked(table) => {
                 table.put_batch(people.iter().map(|p| (p.id, user_buffer(fbb, p).to_vec())))
             }
             People::Raw(table) => table.put_batch(people.iter().map(|p| (p.id, rkyv_bytes(p)))),
@@ -277,7 +299,9 @@ impl Contender for Zerotable {
         let Zerotable { table, fbb, .. } = self;
         let written = match table {
             People::Rkyv(table) | People::RkyvUnchecked(table) => table.put(&person.id, person),
-            People::Flatbuffers(table) => table.put(&person.id, user_buffer(fbb, person)),
+            People::Flatbuffers(table) | People::FlatbuffersUnchecked(table) => {
+                table.put(&person.id, user_buffer(fbb, person))
+            }
             People::Raw(table) => table.put(&person.id, &rkyv_bytes(person)),
         };
         written.expect("put");
@@ -289,20 +313,34 @@ impl Contender for Zerotable {
 
     fn sum_revenue(&mut self) -> f64 {
         match &self.table {
-            People::Rkyv(table) | People::RkyvUnchecked(table) => {
-                sum_all(table, |p| p.revenue.to_native())
-            }
-            People::Flatbuffers(table) => sum_all(table, |u| u.revenue()),
-            People::Raw(table) => sum_all(table, raw_revenue),
+            People::Rkyv(table) => sum_all(table.scan(), |p| p.revenue.to_native()),
+            // SAFETY: as in `revenue`: only this contender writes this table.
+            People::RkyvUnchecked(table) => unsafe {
+                sum_all(table.scan().unchecked(), |p| p.revenue.to_native())
+            },
+            People::Flatbuffers(table) => sum_all(table.scan(), |u| u.revenue()),
+            // SAFETY: as in `revenue`: only this contender writes this table.
+            People::FlatbuffersUnchecked(table) => unsafe {
+                sum_all(table.scan().unchecked(), |u| u.revenue())
+            },
+            People::Raw(table) => sum_all(table.scan(), raw_revenue),
         }
     }
 
     fn sum_revenue_from(&mut self, start: u64, count: usize) -> f64 {
         match &self.table {
-            People::Rkyv(table) | People::RkyvUnchecked(table) => {
-                sum_from(table.range(start..), count, |p| p.revenue.to_native())
-            }
+            People::Rkyv(table) => sum_from(table.range(start..), count, |p| p.revenue.to_native()),
+            // SAFETY: as in `revenue`: only this contender writes this table.
+            People::RkyvUnchecked(table) => unsafe {
+                sum_from(table.range(start..).unchecked(), count, |p| {
+                    p.revenue.to_native()
+                })
+            },
             People::Flatbuffers(table) => sum_from(table.range(start..), count, |u| u.revenue()),
+            // SAFETY: as in `revenue`: only this contender writes this table.
+            People::FlatbuffersUnchecked(table) => unsafe {
+                sum_from(table.range(start..).unchecked(), count, |u| u.revenue())
+            },
             People::Raw(table) => sum_from(table.range(start..), count, raw_revenue),
         }
     }
@@ -324,7 +362,9 @@ impl Contender for Zerotable {
             People::Rkyv(table) | People::RkyvUnchecked(table) => {
                 delete_all(&self.storage, table, ids)
             }
-            People::Flatbuffers(table) => delete_all(&self.storage, table, ids),
+            People::Flatbuffers(table) | People::FlatbuffersUnchecked(table) => {
+                delete_all(&self.storage, table, ids)
+            }
             People::Raw(table) => delete_all(&self.storage, table, ids),
         }
     }

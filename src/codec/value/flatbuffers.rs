@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use flatbuffers::{Follow, Verifiable};
 
-use super::{EncodeError, ValueSerializer};
+use super::{DecodeUnchecked, EncodeError, ValueSerializer};
 use crate::error::BoxError;
 
 /// Names the borrowed view of a flatc-generated root table, for every buffer lifetime.
@@ -62,5 +62,14 @@ impl<T: FlatBufferRoot> ValueSerializer<[u8]> for FlatBuffersSerializer<T> {
 
     fn decode<'a>(&self, bytes: &'a [u8]) -> Result<T::View<'a>, BoxError> {
         Ok(root::<T>(bytes)?)
+    }
+}
+
+impl<T: FlatBufferRoot> DecodeUnchecked<[u8]> for FlatBuffersSerializer<T> {
+    #[inline]
+    unsafe fn decode_unchecked<'a>(&self, bytes: &'a [u8]) -> T::View<'a> {
+        // SAFETY: the caller guarantees `bytes` are a buffer this serializer's `encode`
+        // verified as a `T`, unmodified since: reading its root without verifying is sound.
+        unsafe { flatbuffers::root_unchecked::<T::View<'a>>(bytes) }
     }
 }

@@ -15,7 +15,7 @@ use rkyv::ser::allocator::{Arena, ArenaHandle};
 use rkyv::util::AlignedVec;
 use rkyv::{Archive, Serialize};
 
-use super::{EncodeError, ValueSerializer};
+use super::{DecodeUnchecked, EncodeError, ValueSerializer};
 use crate::error::BoxError;
 
 /// A type zerotable can store with rkyv: serializable with rkyv's default serializer, and whose
@@ -126,13 +126,9 @@ impl<V: RkyvValue + 'static> ValueSerializer<V> for RkyvSerializer<V> {
     }
 }
 
-impl<V: RkyvValue> RkyvSerializer<V> {
-    /// Reads `bytes` as an archived `V` without validating them.
-    ///
-    /// # Safety
-    /// `bytes` must be exactly what this serializer's `encode` produced for some `V` (with the
-    /// same definition of `V`), unmodified. Corrupt or foreign bytes are undefined behaviour.
-    pub unsafe fn decode_unchecked<'a>(&self, bytes: &'a [u8]) -> &'a V::Archived {
+impl<V: RkyvValue + 'static> DecodeUnchecked<V> for RkyvSerializer<V> {
+    #[inline]
+    unsafe fn decode_unchecked<'a>(&self, bytes: &'a [u8]) -> &'a V::Archived {
         // SAFETY: the caller guarantees `bytes` hold a valid archived `V`; with the `unaligned`
         // format every archived type has alignment 1, so any address is suitably aligned.
         unsafe { rkyv::access_unchecked::<V::Archived>(bytes) }
