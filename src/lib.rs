@@ -98,4 +98,9 @@ pub use txn::{Reader, Snapshot, WriteTx};
 pub struct ReadmeDoctests;
 
 /// The rkyv this crate is built against (with its `unaligned` format), for deriving stored types.
+/// Without a direct rkyv dependency, derive with `#[rkyv(crate = zerotable::rkyv)]`.
 pub use rkyv;
+
+/// The FlatBuffers runtime this crate is built against; flatc-generated code needs that same
+/// version as a direct `flatbuffers` dependency (see [`flatbuffer_root!`]).
+pub use flatbuffers;
