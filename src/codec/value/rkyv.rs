@@ -4,6 +4,74 @@
 //! an archive can be validated and read wherever the engine's page put it (redb does not align
 //! values; with rkyv's default aligned format about half of all reads would fail validation or
 //! need a copy). The format is a crate-wide rkyv switch: see the README, section "rkyv format".
+//!
+//! # Deriving through `zerotable::rkyv`, and reading owned values
+//!
+//! An application needs no rkyv dependency of its own: [`zerotable::rkyv`](crate::rkyv) is the
+//! rkyv zerotable is built with. rkyv's derives, however, write `::rkyv::…` paths into the code
+//! they generate, and without the dependency those fail with E0433, "could not find `rkyv` in
+//! the list of imported crates". `#[rkyv(crate = zerotable::rkyv)]` on every derived type
+//! points them at the re-export instead. (With `rkyv = "0.8"` as your own dependency, plain
+//! `#[derive(Archive, Serialize)]` works too: Cargo resolves it to the same rkyv.)
+//!
+//! Reads hand your closure the validated archived value (`&ArchivedUser`), borrowed from the
+//! store. For an owned `User` — to change it and store it again, to keep it after the read —
+//! derive `Deserialize` as well and call `rkyv::deserialize` on it:
+//!
+//! ```
+//! use zerotable::rkyv;
+//!
+//! #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Debug, PartialEq)]
+//! #[rkyv(crate = zerotable::rkyv)]
+//! struct User {
+//!     name: String,
+//!     visits: u32,
+//! }
+//!
+//! /// The owned `User` of an archived one; rkyv's error becomes a zerotable error.
+//! fn to_owned(archived: &ArchivedUser) -> zerotable::Result<User> {
+//!     rkyv::deserialize::<User, rkyv::rancor::Error>(archived).map_err(zerotable::Error::callback)
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let storage = zerotable::Storage::in_memory();
+//! let users = storage.rkyv_table::<u64, User>("users")?;
+//! users.put(&1, &User { name: "ada".into(), visits: 0 })?;
+//!
+//! // Read owned, change, put back. Two transactions: another writer may come in between.
+//! let mut ada: User = users.get(&1, to_owned)?.ok_or("no user 1")??;
+//! ada.visits += 1;
+//! users.put(&1, &ada)?;
+//!
+//! // The same change in one transaction. Returning `None` from `update` deletes the key, so
+//! // don't let a deserialization error turn into `None`; for a struct of strings, numbers and
+//! // vectors deserializing has no error case.
+//! users.update(&1, |old| {
+//!     let mut user = to_owned(old?).expect("a validated User deserializes");
+//!     user.visits += 1;
+//!     Some(user)
+//! })?;
+//! assert_eq!(users.get(&1, to_owned)?.transpose()?, Some(User { name: "ada".into(), visits: 2 }));
+//!
+//! // Checks that may refuse the change: `get_in` and `put_in` in one write transaction, which
+//! // an `Err` rolls back.
+//! let refused = storage.write(|tx| {
+//!     let mut user = users.get_in(tx, &1, to_owned)?.expect("user 1 exists")?;
+//!     user.visits += 1;
+//!     users.put_in(tx, &1, &user)?;
+//!     if user.visits > 2 {
+//!         return Err(zerotable::Error::callback("too many visits"));
+//!     }
+//!     Ok(())
+//! });
+//! assert!(refused.is_err());
+//! assert_eq!(users.get(&1, |u| u.visits.to_native())?, Some(2)); // rolled back
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `examples/rkyv_owned.rs` in the repository is a whole program doing this, with rkyv used
+//! only through `zerotable::rkyv`.
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
