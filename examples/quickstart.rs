@@ -19,13 +19,21 @@
 //! The data is generated deterministically (a SplitMix64 / xorshift generator, no `rand`).
 //!
 //! ```text
-//! cargo run --release --example quickstart [PATH]
+//! cargo run --release --example quickstart [-- [--rows N] [--path P] [--keep]]
 //! ```
 //!
-//! `PATH` defaults to `zerotable-quickstart.redb` in the system temporary directory.
+//! - `--rows N`: rows to load instead of 1,000,000 (`1000000`, `1_000_000` and `1,000,000`
+//!   are all accepted); the point reads stay 100,000 random keys among them.
+//! - `--path P`: the database file, instead of `zerotable-quickstart.redb` in the system
+//!   temporary directory. A file already there is replaced. (A lone `P` works too.)
+//! - `--keep`: keep the database file at the end. Without it the file is removed when the run
+//!   ends, whether it succeeds or fails; either way the first line of output names it.
+//! - `--help`: this usage. A bad flag or value prints what is wrong and exits with code 2.
 
 use std::error::Error;
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use zerotable::Storage;
@@ -33,8 +41,10 @@ use zerotable::Storage;
 mod support;
 use support::{User, XorShift64, make_user};
 
-/// Rows loaded.
-const USERS: u64 = 1_000_000;
+/// Rows loaded unless `--rows` says otherwise.
+const DEFAULT_ROWS: u64 = 1_000_000;
+/// The database file unless `--path` says otherwise, in the system temporary directory.
+const DEFAULT_FILE_NAME: &str = "zerotable-quickstart.redb";
 /// Rows per `put_batch` call (one transaction each).
 const CHUNK: u64 = 100_000;
 /// Random point reads.
@@ -66,15 +76,154 @@ fn report(step: &str, rows: u64, elapsed: Duration) {
     );
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let path = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("zerotable-quickstart.redb"));
+const SHORT_USAGE: &str =
+    "usage: cargo run --release --example quickstart [-- [--rows N] [--path P] [--keep]]";
+
+const USAGE: &str = "\
+Loads N typed User records into a redb file and reads them back, timing each step.
+
+Usage: cargo run --release --example quickstart [-- [OPTIONS]]
+
+Options:
+  --rows N     rows to load (default 1,000,000; 1_000_000 and 1,000,000 are accepted too)
+  --path P     the database file (default: zerotable-quickstart.redb in the system temporary
+               directory); a file already there is replaced. A lone P works too.
+  --keep       keep the database file at the end (otherwise it is removed, also on errors)
+  -h, --help   print this help";
+
+/// What the command line asks for.
+struct Options {
+    rows: u64,
+    path: PathBuf,
+    keep: bool,
+}
+
+/// What `parse_args` found: a run, or a request for the usage text.
+enum Command {
+    Run(Options),
+    Help,
+}
+
+/// Parses the command line (without the program name). `Err` is a message for the user.
+fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    let mut rows = None;
+    let mut path = None;
+    let mut keep = false;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let text = arg.to_str().unwrap_or("");
+        // `--flag=value` or `--flag value`.
+        let (flag, inline) = match text.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(OsString::from(value))),
+            _ => (text, None),
+        };
+        let mut value = |flag: &str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--keep" if inline.is_none() => keep = true,
+            "--keep" => return Err("--keep takes no value".into()),
+            "--rows" => {
+                let value = value(flag)?;
+                rows = Some(parse_rows(&value.to_string_lossy())?);
+            }
+            "--path" => {
+                let value = value(flag)?;
+                if value.is_empty() {
+                    return Err("--path needs a non-empty value".into());
+                }
+                set_path(&mut path, value)?;
+            }
+            _ if text.starts_with('-') && text != "-" => {
+                return Err(format!("unknown option {}", arg.to_string_lossy()));
+            }
+            // The positional path of earlier versions of this example.
+            _ => set_path(&mut path, arg)?,
+        }
+    }
+    Ok(Command::Run(Options {
+        rows: rows.unwrap_or(DEFAULT_ROWS),
+        path: path.unwrap_or_else(|| std::env::temp_dir().join(DEFAULT_FILE_NAME)),
+        keep,
+    }))
+}
+
+fn set_path(path: &mut Option<PathBuf>, value: OsString) -> Result<(), String> {
+    if path.is_some() {
+        return Err("give the database path once (--path P or P)".into());
+    }
+    *path = Some(PathBuf::from(value));
+    Ok(())
+}
+
+/// A positive row count; `_` and `,` may separate digit groups.
+fn parse_rows(text: &str) -> Result<u64, String> {
+    let digits: String = text.chars().filter(|c| !matches!(c, '_' | ',')).collect();
+    match digits.parse::<u64>() {
+        Ok(0) => Err("--rows must be at least 1".into()),
+        Ok(rows) => Ok(rows),
+        Err(_) => Err(format!(
+            "--rows needs a positive whole number, not {text:?}"
+        )),
+    }
+}
+
+/// The database file of this run: removed when dropped unless it is to be kept, so that it goes
+/// away at the end of a run and on every error path (an early `?`, a panic) alike.
+struct DatabaseFile {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for DatabaseFile {
+    fn drop(&mut self) {
+        if self.keep {
+            println!("kept        {}", self.path.display());
+            return;
+        }
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => println!("removed     {} (--keep keeps it)", self.path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => eprintln!("warning: could not remove {}: {e}", self.path.display()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match parse_args(std::env::args_os().skip(1)) {
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Run(options)) => match run(options) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(message) => {
+            eprintln!("error: {message}\n{SHORT_USAGE} (--help explains)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(options: Options) -> Result<(), Box<dyn Error>> {
+    let Options { rows, path, keep } = options;
     match std::fs::remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("cannot replace {}: {e}", path.display()).into());
+        }
         _ => {}
     }
+    // Declared before the storage, so dropped after it: the file is closed when it is removed.
+    let database = DatabaseFile { path, keep };
+    let path = &database.path;
 
     let sample = 1_000;
     let archived_bytes: usize = (0..sample)
@@ -87,26 +236,26 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     println!();
 
-    let storage = Storage::open(&path)?;
+    let storage = Storage::open(path)?;
     let users = storage.rkyv_table::<u64, User>("users")?;
 
     // 1. Load, one transaction per chunk, values streamed from an iterator.
     let load_start = Instant::now();
-    for (chunk, start) in (0..USERS).step_by(CHUNK as usize).enumerate() {
-        let end = (start + CHUNK).min(USERS);
+    for (chunk, start) in (0..rows).step_by(CHUNK as usize).enumerate() {
+        let end = (start + CHUNK).min(rows);
         let started = Instant::now();
         users.put_batch((start..end).map(|id| (id, make_user(id))))?;
         report(
             &format!(
                 "  put_batch chunk {:>2}/{}",
                 chunk + 1,
-                USERS.div_ceil(CHUNK)
+                rows.div_ceil(CHUNK)
             ),
             end - start,
             started.elapsed(),
         );
     }
-    report("load (put_batch)", USERS, load_start.elapsed());
+    report("load (put_batch)", rows, load_start.elapsed());
 
     // 2. Random point reads: the closure reads fields in place and copies nothing.
     let mut rng = XorShift64::new(42);
@@ -114,7 +263,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut found = 0u64;
     let mut name_bytes = 0u64;
     for _ in 0..LOOKUPS {
-        let id = rng.below(USERS);
+        let id = rng.below(rows);
         let hit = users.get(&id, |u| {
             assert_eq!(u.id.to_native(), id, "the stored record belongs to its key");
             u.name.len() as u64
@@ -131,19 +280,19 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // 3. Full scan: a fold over every row, in key order.
     let started = Instant::now();
-    let (rows, revenue) = users.scan_with(|scan| {
-        scan.fold((0u64, 0.0f64), |(rows, sum), _id, u| {
-            Ok((rows + 1, sum + u.revenue.to_native()))
+    let (scanned, revenue) = users.scan_with(|scan| {
+        scan.fold((0u64, 0.0f64), |(scanned, sum), _id, u| {
+            Ok((scanned + 1, sum + u.revenue.to_native()))
         })
     })?;
-    report("scan_with fold (revenue)", rows, started.elapsed());
+    report("scan_with fold (revenue)", scanned, started.elapsed());
 
     // 4. Filtered scan: only the matching names are copied out.
     let started = Instant::now();
     let big_spenders: Vec<String> = users.filter_map(|_id, u| {
         (u.active && u.revenue.to_native() > REVENUE_THRESHOLD).then(|| u.name.to_string())
     })?;
-    report("filter_map (active, revenue)", USERS, started.elapsed());
+    report("filter_map (active, revenue)", rows, started.elapsed());
 
     // 5. Row count.
     let started = Instant::now();
@@ -158,7 +307,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     drop(users);
     drop(storage);
-    let file_size = std::fs::metadata(&path)?.len();
+    let file_size = std::fs::metadata(path)?.len();
 
     println!();
     println!(
@@ -170,7 +319,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "revenue     {:.2} in total, {:.2} per user",
         revenue,
-        revenue / rows as f64
+        revenue / scanned as f64
     );
     println!(
         "filter_map  {} active users with revenue > {REVENUE_THRESHOLD} (first: {})",
