@@ -45,7 +45,8 @@ pub enum EngineErrorKind {
     /// this is rolled back.
     Corrupted,
     /// The database is already open — by another process, or by this one (a `Storage`, or a
-    /// `Table` from it, is still alive: tables keep their database open).
+    /// `Table` from it, is still alive: tables keep their database open). On an open error,
+    /// [`Error::holder`] tells which, and how many handles of this process hold it.
     AlreadyOpen,
     /// The engine, or the connection to it, is closed.
     Closed,
@@ -77,7 +78,10 @@ impl EngineErrorKind {
             EngineErrorKind::Corrupted => "storage corrupted",
             EngineErrorKind::AlreadyOpen => "database already open",
             EngineErrorKind::Closed => "engine closed",
-            EngineErrorKind::NestedWrite => "a write transaction is already open on this thread",
+            EngineErrorKind::NestedWrite => {
+                "this thread already holds a write transaction, and a second write would wait for \
+                 it forever"
+            }
             EngineErrorKind::Conflict => "write conflict",
             EngineErrorKind::CommitOutcomeUnknown => "commit outcome unknown",
             EngineErrorKind::Unsupported => "not supported by this engine",
@@ -100,11 +104,15 @@ impl EngineErrorKind {
                  a backup or copy the tables that still read into a new storage"
             }
             EngineErrorKind::AlreadyOpen => {
-                "close the other user first: another process, or a Storage or Table of this \
-                 process that is still alive (tables keep their database open)"
+                "close it where it is open, then open it again: in this process, drop every \
+                 Storage and Table of it (tables keep their database open) or call \
+                 Storage::close; elsewhere, stop the process that holds it. To use one database \
+                 from several places, clone its Storage instead of opening the file again"
             }
             EngineErrorKind::NestedWrite => {
-                "use the table's `_in` methods with the open transaction, or finish it first"
+                "do this write inside the open transaction with the table's `_in` methods \
+                 (`table.put_in(tx, ..)` instead of `table.put(..)`), open tables before \
+                 starting the transaction, or commit or drop the transaction first"
             }
             EngineErrorKind::Conflict => "run the transaction again",
             EngineErrorKind::CommitOutcomeUnknown => {
@@ -144,6 +152,16 @@ impl fmt::Display for EngineErrorKind {
 pub struct EngineError {
     kind: EngineErrorKind,
     source: Option<BoxError>,
+    /// What was found out beyond the engine's own error. Boxed: most errors have none, and
+    /// every `Result<_, Error>` carries the room for it.
+    detail: Option<Box<Detail>>,
+}
+
+/// The findings an [`EngineError`] may carry besides its kind and source.
+#[derive(Debug, Default)]
+struct Detail {
+    explanation: Option<String>,
+    holder: Option<Holder>,
 }
 
 impl EngineError {
@@ -152,12 +170,61 @@ impl EngineError {
         EngineError {
             kind,
             source: Some(source.into()),
+            detail: None,
         }
     }
 
     /// An error of `kind` with nothing more to say.
     pub fn of_kind(kind: EngineErrorKind) -> Self {
-        EngineError { kind, source: None }
+        EngineError {
+            kind,
+            source: None,
+            detail: None,
+        }
+    }
+
+    /// The same error with what was found out about it, in words: which file, whose lock,
+    /// which permission, and what to do. `Display` shows it after the engine's own message,
+    /// which stays the [`cause`](Self::cause).
+    ///
+    /// ```
+    /// use zerotable::{EngineError, EngineErrorKind};
+    /// let err = EngineError::new(EngineErrorKind::Io, "permission denied")
+    ///     .explained("no permission to write /data/app.redb: give this user write permission");
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "I/O error: permission denied — no permission to write /data/app.redb: give this user write permission"
+    /// );
+    /// assert_eq!(err.cause().unwrap().to_string(), "permission denied");
+    /// ```
+    pub fn explained(mut self, explanation: impl Into<String>) -> Self {
+        self.detail.get_or_insert_with(Box::default).explanation = Some(explanation.into());
+        self
+    }
+
+    /// What was found out about the failure, when anything was (see
+    /// [`explained`](Self::explained)).
+    pub fn explanation(&self) -> Option<&str> {
+        self.detail.as_ref()?.explanation.as_deref()
+    }
+
+    /// The same error, saying who holds the database (for
+    /// [`AlreadyOpen`](EngineErrorKind::AlreadyOpen)).
+    ///
+    /// ```
+    /// use zerotable::error::Holder;
+    /// use zerotable::{EngineError, EngineErrorKind};
+    /// let err = EngineError::of_kind(EngineErrorKind::AlreadyOpen).with_holder(Holder::AnotherProcess);
+    /// assert_eq!(err.holder(), Some(Holder::AnotherProcess));
+    /// ```
+    pub fn with_holder(mut self, holder: Holder) -> Self {
+        self.detail.get_or_insert_with(Box::default).holder = Some(holder);
+        self
+    }
+
+    /// Who holds the database, when the error is that it is open already and that is known.
+    pub fn holder(&self) -> Option<Holder> {
+        self.detail.as_ref()?.holder
     }
 
     /// The same error, classified as `kind` (an engine that knows more than the library it
@@ -190,6 +257,9 @@ impl fmt::Display for EngineError {
         f.write_str(self.kind.describe())?;
         if let Some(source) = &self.source {
             write!(f, ": {source}")?;
+        }
+        if let Some(explanation) = self.explanation() {
+            write!(f, " — {explanation}")?;
         }
         Ok(())
     }
@@ -245,6 +315,8 @@ pub enum Operation {
     CheckIntegrity,
     /// Reading or writing the table catalog.
     Catalog,
+    /// Closing the database ([`Storage::close`](crate::Storage::close)).
+    Close,
 }
 
 impl Operation {
@@ -270,6 +342,7 @@ impl Operation {
             Operation::SizeOnDisk => "size_on_disk",
             Operation::CheckIntegrity => "check_integrity",
             Operation::Catalog => "catalog",
+            Operation::Close => "close",
         }
     }
 }
@@ -277,6 +350,63 @@ impl Operation {
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Who holds a database that could not be opened because it is open already: see
+/// [`Error::holder`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Holder {
+    /// This process has it open: a [`Storage`](crate::Storage), or a [`Table`](crate::Table)
+    /// from one, is still alive — tables keep their database open after their `Storage` is
+    /// dropped. `handles` counts them, when the database was opened through
+    /// [`Storage::open`](crate::Storage::open) or [`Storage::new`](crate::Storage::new)
+    /// (`None` otherwise, e.g. for an engine shared with [`Storage::from_arc`](crate::Storage::from_arc)).
+    ThisProcess {
+        /// The live handles, when known.
+        handles: Option<Handles>,
+    },
+    /// No database of this process has it open: another process holds the file's lock (or
+    /// this process opened it with redb directly, outside zerotable).
+    AnotherProcess,
+}
+
+/// How many handles keep one database open in this process, as
+/// [`Storage::handles`](crate::Storage::handles) counts them. The database closes when the last
+/// one is dropped.
+///
+/// ```
+/// use zerotable::error::Handles;
+/// let handles = Handles { storages: 0, tables: 2 };
+/// assert_eq!(handles.total(), 2);
+/// assert_eq!(handles.to_string(), "2 Tables");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Handles {
+    /// Live `Storage` values (each clone counts).
+    pub storages: usize,
+    /// Live `Table` values (each clone counts), and any other clone of the engine's `Arc`
+    /// (from [`Storage::engine`](crate::Storage::engine)).
+    pub tables: usize,
+}
+
+impl Handles {
+    /// All of them.
+    pub fn total(self) -> usize {
+        self.storages + self.tables
+    }
+}
+
+impl fmt::Display for Handles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        match (self.storages, self.tables) {
+            (0, 0) => f.write_str("no handles"),
+            (s, 0) => write!(f, "{s} Storage{}", plural(s)),
+            (0, t) => write!(f, "{t} Table{}", plural(t)),
+            (s, t) => write!(f, "{s} Storage{} and {t} Table{}", plural(s), plural(t)),
+        }
     }
 }
 
@@ -340,7 +470,9 @@ pub enum Error {
     /// corrupted, or were written as another type. Nothing is skipped silently: the key is named
     /// so the entry can be inspected, rewritten or deleted.
     #[error(
-        "stored value for key {key} in table `{table}` is not a valid {format} value: {source}"
+        "stored value for key {key} in table `{table}` is not a valid {format} value: {source}; \
+         rewrite the entry with put or remove it with delete (if many entries fail, the value \
+         type changed without a new version: migrate the table, see Error::TableTypeMismatch)"
     )]
     CorruptValue {
         /// The table holding the entry.
@@ -382,7 +514,10 @@ pub enum Error {
 
     /// Pre-serialized bytes handed to `put` failed validation, so they were refused before
     /// reaching the store. Nothing was stored.
-    #[error("value rejected for table `{table}`: not a valid {format} value: {source}")]
+    #[error(
+        "value rejected for table `{table}`: not a valid {format} value: {source}; nothing was \
+         stored: pass bytes serialized as the table's value type"
+    )]
     InvalidValue {
         /// The table written to.
         table: String,
@@ -406,8 +541,17 @@ pub enum Error {
     /// it is being opened with. Nothing was read: open it with its original types, or migrate
     /// it. `stored` is `None` for a table that holds entries but has no catalog record (written
     /// outside the typed API): its type is unknown.
+    ///
+    /// A table keeps the types it was created with. To change them, migrate: open a new table
+    /// with the new types (and [`TableOptions::version`](crate::TableOptions::version) raised
+    /// when only the value type's layout changed), copy every entry over converting it, then
+    /// [`drop_table`](crate::Storage::drop_table) the old one (or drop it first, and recreate
+    /// it under the same name from a copy).
     #[error(
-        "table `{table}` was created as [{}], not [{requested}]; open it with its original types",
+        "table `{table}` was created as [{}], not [{requested}]; open it with its original types, \
+         or, if its types changed on purpose, migrate it: open a new table with the new types \
+         (raise TableOptions::version when only the value type's layout changed), copy the entries \
+         over converting each, then drop_table the old one",
         stored.as_ref().map_or_else(|| "unknown: entries written without a catalog record".to_owned(), |r| r.to_string())
     )]
     TableTypeMismatch {
@@ -437,6 +581,18 @@ pub enum Error {
     ForeignTransaction {
         /// The table.
         table: String,
+    },
+
+    /// [`Storage::close`](crate::Storage::close) found other handles of the database still
+    /// alive. The handle `close` was called on is gone; the database stays open until the
+    /// handles counted here are dropped too.
+    #[error(
+        "cannot close the database: {handles} of it still alive keep it open (tables keep their \
+         database open); drop them, then close the last Storage (or just drop it)"
+    )]
+    StillOpen {
+        /// The handles still alive, not counting the one `close` was called on.
+        handles: Handles,
     },
 
     /// A caller's closure (a scan body, a fold step) returned an error of its own, wrapped
@@ -517,11 +673,36 @@ impl Error {
         }
     }
 
+    /// Who holds the database, for an error of kind
+    /// [`AlreadyOpen`](EngineErrorKind::AlreadyOpen) where that is known: this process (with
+    /// how many handles) or another one.
+    ///
+    /// ```
+    /// use zerotable::error::{Handles, Holder};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("app.redb");
+    /// let storage = zerotable::Storage::open(&path)?;
+    /// let users = storage.raw_table::<u64>("users")?;
+    /// drop(storage); // the table still holds the database open
+    /// let err = zerotable::Storage::open(&path).unwrap_err();
+    /// let handles = Handles { storages: 0, tables: 1 };
+    /// assert_eq!(err.holder(), Some(Holder::ThisProcess { handles: Some(handles) }));
+    /// # drop(users);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn holder(&self) -> Option<Holder> {
+        match self {
+            Error::Engine { source, .. } | Error::Open { source, .. } => source.holder(),
+            _ => None,
+        }
+    }
+
     /// The operation that failed, for engine failures.
     pub fn operation(&self) -> Option<Operation> {
         match self {
             Error::Engine { operation, .. } => Some(*operation),
             Error::Open { .. } => Some(Operation::Open),
+            Error::StillOpen { .. } => Some(Operation::Close),
             _ => None,
         }
     }
@@ -538,7 +719,7 @@ impl Error {
             | Error::Catalog { table, .. }
             | Error::ForeignTransaction { table } => Some(table),
             Error::InvalidTableName { name, .. } => Some(name),
-            Error::Open { .. } | Error::Callback { .. } => None,
+            Error::Open { .. } | Error::StillOpen { .. } | Error::Callback { .. } => None,
         }
     }
 

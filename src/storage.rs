@@ -1,6 +1,7 @@
 //! [`Storage`]: the entry point that opens an engine and hands out typed tables, transactions,
 //! snapshots and table administration.
 
+use std::any::Any;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use crate::codec::value::{
 };
 use crate::engine::{Capabilities, Engine, Integrity, KeyRange, TableStats, WriteOptions};
 use crate::engines::{MemoryEngine, RedbEngine};
-use crate::error::Result;
+use crate::error::{Error, Handles, Result};
 use crate::table::Table;
 use crate::txn::{Snapshot, WriteTx, engine_id, run_read, run_write};
 
@@ -41,9 +42,34 @@ pub type RawTable<K> = Table<K, [u8], RawSerializer>;
 /// let scratch = Storage::in_memory();
 /// # Ok::<(), zerotable::Error>(())
 /// ```
+///
+/// # Tables keep the database open
+///
+/// Every [`Table`] holds the engine, as every clone of a `Storage` does: the database closes
+/// when the last of them is dropped, not when the `Storage` is. A table that outlives its
+/// `Storage` keeps a redb file open and locked, and opening the file again fails with
+/// [`AlreadyOpen`](crate::EngineErrorKind::AlreadyOpen) — the error then says that this process
+/// holds it and through how many handles ([`Error::holder`]). [`handles`](Self::handles) counts
+/// them at any time, and [`close`](Self::close) closes the database or says what still holds
+/// it.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("app.redb");
+/// let storage = zerotable::Storage::open(&path)?;
+/// let users = storage.raw_table::<u64>("users")?;
+/// drop(storage);
+/// assert!(zerotable::Storage::open(&path).is_err()); // `users` still holds the file
+/// drop(users);
+/// zerotable::Storage::open(&path)?.close()?; // opens now; closed explicitly
+/// # Ok::<(), zerotable::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Storage {
     engine: Arc<dyn Engine>,
+    /// Shared by this `Storage` and its clones only (tables hold `engine`), so that the handles
+    /// can be told apart: see [`Storage::handles`].
+    storages: Arc<()>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -68,12 +94,86 @@ impl Storage {
 
     /// Storage over any [`Engine`].
     pub fn new(engine: impl Engine) -> Self {
-        Self::from_arc(Arc::new(engine))
+        // A redb file learns how to count its handles, for the error of a second open.
+        let open_file = (&engine as &dyn Any)
+            .downcast_ref::<RedbEngine>()
+            .and_then(RedbEngine::open_file)
+            .cloned();
+        let storage = Self::from_arc(Arc::new(engine));
+        if let Some(open_file) = open_file {
+            let engine = Arc::downgrade(&storage.engine);
+            let storages = Arc::downgrade(&storage.storages);
+            open_file.count_handles_with(Box::new(move || {
+                count_handles(engine.strong_count(), storages.strong_count())
+            }));
+        }
+        storage
     }
 
     /// Storage over an engine that is shared already.
+    ///
+    /// [`handles`](Self::handles) counts this `Storage` and its clones as storages, and every
+    /// other holder of `engine` (tables, other storages made from it) as tables.
     pub fn from_arc(engine: Arc<dyn Engine>) -> Self {
-        Storage { engine }
+        Storage {
+            engine,
+            storages: Arc::new(()),
+        }
+    }
+
+    /// How many handles keep this database open in this process, this one included: this
+    /// `Storage` and its clones, and the [`Table`]s opened from them (and any other clone of
+    /// [`engine`](Self::engine)). The database closes when the last is dropped.
+    ///
+    /// ```
+    /// use zerotable::error::Handles;
+    /// let storage = zerotable::Storage::in_memory();
+    /// let users = storage.raw_table::<u64>("users")?;
+    /// let copy = storage.clone();
+    /// assert_eq!(storage.handles(), Handles { storages: 2, tables: 1 });
+    /// drop((users, copy));
+    /// assert_eq!(storage.handles(), Handles { storages: 1, tables: 0 });
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn handles(&self) -> Handles {
+        count_handles(
+            Arc::strong_count(&self.engine),
+            Arc::strong_count(&self.storages),
+        )
+    }
+
+    /// Closes the database, if this is its last handle: a redb file is unlocked (and can be
+    /// opened again) when this returns `Ok`. Dropping the last handle does the same, silently;
+    /// `close` says when it cannot.
+    ///
+    /// Fails with [`Error::StillOpen`] when other handles are still alive — clones of this
+    /// `Storage`, or [`Table`]s, which keep the database open — counting them. This handle is
+    /// gone either way; the database then closes when those are dropped. Transactions and
+    /// snapshots do not count as handles: end them first.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("app.redb");
+    /// let storage = zerotable::Storage::open(&path)?;
+    /// let users = storage.raw_table::<u64>("users")?;
+    /// let err = storage.clone().close().unwrap_err();
+    /// assert!(matches!(err, zerotable::Error::StillOpen { .. }));
+    /// assert!(err.to_string().contains("1 Storage and 1 Table"));
+    /// drop(users);
+    /// storage.close()?;
+    /// let reopened = zerotable::Storage::open(&path)?; // the file is free again
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn close(self) -> Result<()> {
+        let mut others = self.handles();
+        others.storages -= 1;
+        if others.total() > 0 {
+            return Err(Error::StillOpen { handles: others });
+        }
+        // The only holder of the engine, with no way left for anyone to get another: dropping
+        // it runs the engine's close now, on this thread.
+        drop(self);
+        Ok(())
     }
 
     /// The engine behind this storage.
@@ -367,5 +467,13 @@ impl Storage {
     /// ```
     pub fn check_integrity(&self) -> Result<Integrity> {
         self.engine.check_integrity()
+    }
+}
+
+/// The handles of a database from the strong counts of its engine and of its storages' marker.
+fn count_handles(engine: usize, storages: usize) -> Handles {
+    Handles {
+        storages,
+        tables: engine.saturating_sub(storages),
     }
 }

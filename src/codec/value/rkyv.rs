@@ -78,7 +78,7 @@ use std::marker::PhantomData;
 
 use rkyv::api::high::{HighSerializer, HighValidator};
 use rkyv::bytecheck::CheckBytes;
-use rkyv::rancor;
+use rkyv::rancor::BoxedError;
 use rkyv::ser::allocator::{Arena, ArenaHandle};
 use rkyv::util::AlignedVec;
 use rkyv::{Archive, Serialize};
@@ -88,22 +88,28 @@ use crate::error::BoxError;
 
 /// A type zerotable can store with rkyv: serializable with rkyv's default serializer, and whose
 /// archived form can be validated by bytecheck (`#[derive(Archive, Serialize)]` gives both).
+///
+/// Validation and serialization report errors as rancor's [`BoxedError`], which keeps the
+/// validator's reason (which field, which check) in release builds too: `rancor::Error` keeps
+/// it only with debug assertions on. A boxed error is built only when a check fails, so a read
+/// of a valid value allocates nothing either way.
 pub trait RkyvValue:
-    Archive<Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>>>
-    + for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>>
+    Archive<Archived: for<'a> CheckBytes<HighValidator<'a, BoxedError>>>
+    + for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, BoxedError>>
 {
 }
 
 impl<T> RkyvValue for T where
-    T: Archive<Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>>>
-        + for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>>
+    T: Archive<Archived: for<'a> CheckBytes<HighValidator<'a, BoxedError>>>
+        + for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, BoxedError>>
 {
 }
 
-/// Validates `bytes` as an archived `V` and returns it in place.
+/// Validates `bytes` as an archived `V` and returns it in place; on failure the error says
+/// what the validator found, in every build profile.
 #[inline]
-fn access<V: RkyvValue>(bytes: &[u8]) -> Result<&V::Archived, rancor::Error> {
-    rkyv::access::<V::Archived, rancor::Error>(bytes)
+fn access<V: RkyvValue>(bytes: &[u8]) -> Result<&V::Archived, BoxedError> {
+    rkyv::access::<V::Archived, BoxedError>(bytes)
 }
 
 /// Encode buffers: reused across the puts of a batch, and returned to a small per-thread pool
@@ -178,7 +184,7 @@ impl<V: RkyvValue + 'static> ValueSerializer<V> for RkyvSerializer<V> {
     ) -> Result<&'s [u8], EncodeError> {
         let mut bytes = std::mem::take(&mut scratch.bytes);
         bytes.clear();
-        let bytes = rkyv::api::high::to_bytes_in_with_alloc::<_, _, rancor::Error>(
+        let bytes = rkyv::api::high::to_bytes_in_with_alloc::<_, _, BoxedError>(
             value,
             bytes,
             scratch.arena.get_or_insert_with(Arena::new).acquire(),

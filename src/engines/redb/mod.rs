@@ -18,16 +18,22 @@
 //!   check and repair. (Built with `panic = "abort"`, nothing can be caught.)
 //! - **Capabilities**: all of them; `size_on_disk` only for databases opened from a path.
 //! - **One process**: redb locks the file; a second open fails with
-//!   [`AlreadyOpen`](crate::EngineErrorKind::AlreadyOpen).
+//!   [`AlreadyOpen`](crate::EngineErrorKind::AlreadyOpen). The files this process has open are
+//!   listed (by canonical path) so that the error can say who holds the file: this process,
+//!   with how many `Storage` and `Table` handles ([`Error::holder`]), or another process.
+//! - **Open errors say why**: besides the lock, a file that is not a redb database, a missing
+//!   directory and a missing permission (which one, on the file or its directory) are named in
+//!   the error's [`explanation`](crate::EngineError::explanation).
 
 mod read;
 mod reuse;
 mod slots;
 mod write;
 
+use std::io::ErrorKind as IoKind;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard};
 
 use redb::ReadableDatabase;
 
@@ -36,7 +42,7 @@ use crate::engine::{
     Capabilities, Durability, Engine, Integrity, ReadBody, ReadTxn, WriteBody, WriteOptions,
     WriteTxn, catch_engine_panic,
 };
-use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
+use crate::error::{EngineError, EngineErrorKind, Error, Handles, Holder, Operation, Result};
 
 impl From<Durability> for redb::Durability {
     fn from(durability: Durability) -> Self {
@@ -99,6 +105,8 @@ pub struct RedbEngine {
     /// Makes a same-thread nested write an error instead of a deadlock inside redb.
     writers: Arc<WriterGate>,
     path: Option<PathBuf>,
+    /// This engine's entry in the list of files the process has open (opened from a path).
+    open_file: Option<Arc<OpenFile>>,
     durability: Durability,
 }
 
@@ -168,21 +176,42 @@ impl RedbEngine {
             location: path.display().to_string(),
             source,
         };
-        create_atomically(path, &builder).map_err(open_error)?;
+        create_atomically(path, &builder).map_err(|e| open_error(explain_open(path, None, e)))?;
+        // Listed before redb takes the lock: another thread of this process that finds the file
+        // locked meanwhile then knows it is this process that holds it.
+        let open_file = std::fs::canonicalize(path).ok().map(OpenFile::enter);
         // redb can panic instead of returning an error when a file's header is intact but its
         // pages are not: that is the corruption error it stands for.
-        let db = catch_engine_panic(None, Operation::Open, |_| {
+        let opened = catch_engine_panic(None, Operation::Open, |_| {
             builder
                 .create(path)
                 .map_err(redb_error(None, Operation::Open))
         })
         .map_err(|error| match error {
-            Error::Engine { source, .. } => open_error(source),
+            Error::Engine { source, .. } => {
+                open_error(explain_open(path, open_file.as_ref(), source))
+            }
             other => other,
-        })?;
+        });
+        let db = match opened {
+            Ok(db) => db,
+            Err(error) => {
+                if let Some(file) = &open_file {
+                    file.leave();
+                }
+                return Err(error);
+            }
+        };
         let mut this = Self::from_redb(db, options.durability);
         this.path = Some(path.to_owned());
+        this.open_file = open_file;
         Ok(this)
+    }
+
+    /// This engine's entry in the list of open files, for [`Storage`](crate::Storage) to tell
+    /// it how to count the handles that keep it open.
+    pub(crate) fn open_file(&self) -> Option<&Arc<OpenFile>> {
+        self.open_file.as_ref()
     }
 
     /// Wraps an already opened redb database (for example one on a custom storage backend).
@@ -193,6 +222,7 @@ impl RedbEngine {
             reuse: Arc::new(reuse::SnapshotReuse::new()),
             writers: Arc::default(),
             path: None,
+            open_file: None,
             durability,
         }
     }
@@ -292,6 +322,10 @@ impl Drop for RedbEngine {
             drop(db);
             Ok(())
         });
+        // Only now that redb has released the file's lock.
+        if let Some(file) = self.open_file.take() {
+            file.leave();
+        }
     }
 }
 
@@ -447,4 +481,187 @@ fn create_atomically(path: &Path, builder: &redb::Builder) -> std::result::Resul
     })();
     let _ = std::fs::remove_file(&temp);
     created
+}
+
+/// Counts the live handles of a database (set by [`Storage`](crate::Storage)).
+pub(crate) type CountHandles = Box<dyn Fn() -> Handles + Send + Sync>;
+
+/// A redb file this process has open (or is opening), in the process-wide list.
+pub(crate) struct OpenFile {
+    /// The canonical path.
+    path: PathBuf,
+    /// How to count the handles keeping it open, once a `Storage` owns the engine.
+    handles: OnceLock<CountHandles>,
+}
+
+/// The redb files this process has open: an open refused because the file is locked looks here
+/// to tell whether this process holds it.
+static OPEN_FILES: Mutex<Vec<Arc<OpenFile>>> = Mutex::new(Vec::new());
+
+fn open_files() -> MutexGuard<'static, Vec<Arc<OpenFile>>> {
+    // No caller code runs under this lock: a poisoned list is still a consistent list.
+    OPEN_FILES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl OpenFile {
+    /// Lists `path` (canonical) as open.
+    fn enter(path: PathBuf) -> Arc<Self> {
+        let file = Arc::new(OpenFile {
+            path,
+            handles: OnceLock::new(),
+        });
+        open_files().push(Arc::clone(&file));
+        file
+    }
+
+    /// Takes it off the list.
+    fn leave(&self) {
+        open_files().retain(|file| !std::ptr::eq(&**file, self));
+    }
+
+    /// Sets how the handles keeping this database open are counted (once: the first `Storage`
+    /// owning the engine).
+    pub(crate) fn count_handles_with(&self, count: CountHandles) {
+        let _ = self.handles.set(count);
+    }
+
+    /// Who holds `path` (canonical), other than the open `own` that asks.
+    fn holder(path: &Path, own: Option<&Arc<OpenFile>>) -> Holder {
+        let files = open_files();
+        let other = files
+            .iter()
+            .find(|file| file.path == path && !own.is_some_and(|own| Arc::ptr_eq(own, file)));
+        match other {
+            Some(file) => Holder::ThisProcess {
+                handles: file.handles.get().map(|count| count()),
+            },
+            None => Holder::AnotherProcess,
+        }
+    }
+}
+
+/// The kind of the I/O error behind an open error, if it is one.
+fn io_kind(error: &EngineError) -> Option<IoKind> {
+    let cause = error.cause()?;
+    if let Some(redb::Error::Io(io)) = cause.downcast_ref::<redb::Error>() {
+        return Some(io.kind());
+    }
+    cause
+        .downcast_ref::<std::io::Error>()
+        .map(std::io::Error::kind)
+}
+
+/// Adds to an open error what was found out about it: who holds the lock, whether the file is a
+/// redb database at all, which permission is missing, and what to do.
+fn explain_open(path: &Path, own: Option<&Arc<OpenFile>>, error: EngineError) -> EngineError {
+    let shown = path.display();
+    if error.kind() == EngineErrorKind::AlreadyOpen {
+        let lock_protocol = matches!(
+            error.cause().and_then(|c| c.downcast_ref::<redb::Error>()),
+            Some(redb::Error::LockProtocolMismatch)
+        );
+        let holder = match std::fs::canonicalize(path) {
+            Ok(canonical) if !lock_protocol => OpenFile::holder(&canonical, own),
+            _ => Holder::AnotherProcess,
+        };
+        let explanation = match holder {
+            Holder::ThisProcess {
+                handles: Some(handles),
+            } => held_here(handles),
+            Holder::ThisProcess { handles: None } => "this process has it open already: a \
+                RedbEngine, or a Storage or Table over it, is still alive"
+                .to_owned(),
+            Holder::AnotherProcess if lock_protocol => "another process has it open, with a \
+                version of redb that locks files differently"
+                .to_owned(),
+            Holder::AnotherProcess => "another process holds the file's lock (no Storage or \
+                Table of this process has it open)"
+                .to_owned(),
+        };
+        return error.with_holder(holder).explained(explanation);
+    }
+    let is_redb_header_error = matches!(
+        error.cause().and_then(|c| c.downcast_ref::<redb::Error>()),
+        Some(redb::Error::Io(_))
+    );
+    let explanation = match io_kind(&error) {
+        Some(IoKind::InvalidData | IoKind::UnexpectedEof) if is_redb_header_error => format!(
+            "{shown} is not a redb database (the wrong file, or one whose header is damaged); \
+             check the path, and if it is the right file restore it from a backup"
+        ),
+        Some(IoKind::PermissionDenied) => permission_denied(path),
+        Some(IoKind::ReadOnlyFilesystem) => format!(
+            "{shown} is on a read-only file system, and a database is opened for writing; \
+             copy it to a writable place, or remount the file system read-write"
+        ),
+        Some(IoKind::NotFound) => match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => format!(
+                "the directory {} does not exist; create it first (std::fs::create_dir_all) or \
+                 fix the path",
+                dir.display()
+            ),
+            _ => return error,
+        },
+        _ if path.is_dir() => format!(
+            "{shown} is a directory; give the path of a database file (e.g. {})",
+            path.join("app.redb").display()
+        ),
+        _ if error.kind() == EngineErrorKind::Corrupted => format!(
+            "{shown} starts like a redb database but is damaged (cut short, or its header or \
+             pages overwritten)"
+        ),
+        _ => return error,
+    };
+    error.explained(explanation)
+}
+
+/// What to say when this process itself holds the file, through `handles`.
+fn held_here(handles: Handles) -> String {
+    match handles {
+        Handles {
+            storages: 0,
+            tables: 0,
+        } => "this process is closing it right now (its last handle was just dropped)".to_owned(),
+        Handles {
+            storages: 0,
+            tables,
+        } => format!(
+            "this process has it open already: {handles} still alive keep{} it open although \
+             {} Storage was dropped (tables keep their database open)",
+            if tables == 1 { "s" } else { "" },
+            if tables == 1 { "its" } else { "their" },
+        ),
+        _ => format!("this process has it open already, through {handles} still alive"),
+    }
+}
+
+/// Which permission is missing, found by looking at `path` and its directory.
+fn permission_denied(path: &Path) -> String {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(_) if std::fs::File::open(path).is_ok() => format!(
+            "no permission to write {shown}: a database is opened for reading and writing; give \
+             this user write permission on the file (chmod u+w), or open a copy"
+        ),
+        Ok(_) => format!(
+            "no permission to read and write {shown}: give this user read and write permission \
+             on the file (chmod u+rw), or run as its owner"
+        ),
+        Err(e) if e.kind() == IoKind::NotFound => {
+            let dir = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            };
+            format!(
+                "no permission to create {shown}: creating a database writes new files in {}, \
+                 which needs write permission on that directory; give it (chmod u+w), or choose a \
+                 directory this user can write to",
+                dir.display()
+            )
+        }
+        Err(_) => format!(
+            "cannot reach {shown}: a directory on the path does not let this user in (search \
+             permission, chmod u+x, is missing)"
+        ),
+    }
 }
