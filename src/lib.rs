@@ -74,12 +74,12 @@ pub use catalog::{
     CATALOG_TABLE, MAX_TABLE_NAME_LEN, TableOptions, TableRecord, validate_table_name,
 };
 pub use codec::key::{
-    FromKeyBytes, IntoKeyBytes, KeyArena, KeyDecodeError, KeyDecodeReason, KeyPartOf, KeyPrefix,
-    KeyType, KeyValue,
+    ByteStringKey, FromKeyBytes, IntoKeyBytes, KeyArena, KeyBounds, KeyDecodeError,
+    KeyDecodeReason, KeyLike, KeyPrefix, KeyType, KeyValue,
 };
 pub use codec::value::{
     DecodeUnchecked, FlatBufferRoot, FlatBuffersSerializer, RawSerializer, RkyvBytesSerializer,
-    RkyvSerializer, RkyvValue, ValueSerializer,
+    RkyvSerializer, RkyvValue, ValueLike, ValueSerializer,
 };
 pub use engine::{
     CallerCode, Capabilities, Durability, Engine, Integrity, KeyRange, ReadOps, ReadTxn,
@@ -87,7 +87,7 @@ pub use engine::{
 };
 pub use engines::{MemoryEngine, RedbEngine, RedbOptions};
 pub use error::{EngineError, EngineErrorKind, Error, Operation, Result};
-pub use scan::Scanner;
+pub use scan::{Scanner, Values};
 pub use storage::{FlatBuffersTable, RawTable, RkyvBytesTable, RkyvTable, Storage};
 pub use table::Table;
 pub use txn::{Reader, Snapshot, WriteTx};

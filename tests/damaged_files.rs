@@ -395,12 +395,10 @@ fn drive_rkyv(storage: &Storage, table: &RkyvTable<u64, User>) {
     });
 }
 
-fn drive_raw<K: zerotable::IntoKeyBytes + zerotable::FromKeyBytes + Clone>(
-    storage: &Storage,
-    table: &RawTable<K>,
-    keys: &[K],
-    new: K,
-) {
+fn drive_raw<K>(storage: &Storage, table: &RawTable<K>, keys: &[K], new: K)
+where
+    K: zerotable::IntoKeyBytes + zerotable::FromKeyBytes + zerotable::KeyLike<K> + Clone,
+{
     let name = table.name().to_owned();
     for (i, key) in keys.iter().enumerate() {
         op(&format!("get {name} {i}"), || table.get(key, |v| v.len()));

@@ -254,6 +254,8 @@ impl zerotable::FromKeyBytes for UserId {
     }
 }
 
+impl zerotable::KeyLike<UserId> for UserId {}
+
 /// A pre-catalog record naming the caller's own key type is not parseable, but it is exactly
 /// what the same types wrote then: the table opens with them (and only them), and its record
 /// is rewritten in the current form.

@@ -64,7 +64,8 @@ fn unchecked_rkyv_scans_visit_the_same_entries() {
             "{engine}"
         );
         let ids = unsafe { users.range(..=3u64).unchecked() }
-            .fold_values(Vec::new(), |mut ids, u| {
+            .values()
+            .fold(Vec::new(), |mut ids, u| {
                 ids.push(u.id.to_native());
                 Ok(ids)
             })

@@ -18,8 +18,8 @@ use zerotable::schemas::{
     Color, Monster, MonsterArgs, User, UserArgs, Vec3, finish_monster_buffer, finish_user_buffer,
 };
 use zerotable::{
-    Error, FromKeyBytes, IntoKeyBytes, KeyArena, RkyvSerializer, Storage, Table, ValueSerializer,
-    WriteOptions,
+    Error, FromKeyBytes, IntoKeyBytes, KeyArena, KeyLike, RkyvSerializer, Storage, Table,
+    ValueSerializer, WriteOptions,
 };
 
 // ---- the rkyv record ----
@@ -471,7 +471,7 @@ where
 /// naming the planted key. The planted entry is removed again.
 pub fn check_planted_key<K>(storage: &Storage, name: &str, valid: K, key: &[u8])
 where
-    K: IntoKeyBytes + FromKeyBytes + Debug,
+    K: IntoKeyBytes + FromKeyBytes + KeyLike<K> + Debug,
 {
     let table = storage.raw_table::<K>(name).expect("open");
     table.put(&valid, b"valid").expect("put");

@@ -1,38 +1,48 @@
-//! Ordered scans: [`Scanner`], and the [`Table`] methods that start one (whole table, key
-//! ranges, composite-key prefixes; auto-commit or inside a transaction or snapshot).
+//! Ordered scans: [`Scanner`] and its [`Values`] form; the [`Table`] methods that start one
+//! are in `start.rs`, bounds in `bounds.rs`, checked and unchecked value views in `view.rs`.
 
-use std::borrow::Borrow;
-use std::ops::{Bound, ControlFlow, RangeBounds};
+mod bounds;
+mod start;
+mod values;
+mod view;
 
-use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyPrefix, prefix_successor};
+use std::ops::ControlFlow;
+
+use self::bounds::Bounds;
+pub use self::values::Values;
+use self::view::{Checked, Unchecked, ViewUnchecked, ViewValue, view_unchecked};
+use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyBounds};
 use crate::codec::value::{DecodeUnchecked, ValueSerializer};
-use crate::engine::KeyRange;
+use crate::engine::{ReadOps, Visit};
 use crate::error::{EngineErrorKind, Error, Operation, Result};
 use crate::table::Table;
-use crate::txn::{Reader, Via};
+use crate::txn::Via;
 
 /// One ordered pass over (part of) a table.
 ///
-/// Start one with [`Table::scan`], [`Table::range`], [`Table::prefix`] (or their `_in`
-/// forms), flip it with [`rev`](Self::rev), and consume it with [`fold`](Self::fold),
-/// [`for_each`](Self::for_each), [`try_for_each`](Self::try_for_each) or
-/// [`filter_map`](Self::filter_map) — or, when the keys are not needed, with
-/// [`fold_values`](Self::fold_values) or [`try_for_each_value`](Self::try_for_each_value),
-/// which skip decoding them. Entries are decoded one at a time in place and never
-/// collected. A closure's `Err` stops the pass and is returned as is; so does an entry that
-/// fails to decode (naming its key). Auto-commit scans read one consistent snapshot.
+/// Start one with [`Table::scan`], [`Table::range`], [`Table::prefix`],
+/// [`Table::starts_with`] (or their `_in` forms); shape it with [`rev`](Self::rev),
+/// [`skip`](Self::skip) and [`take`](Self::take); consume it with [`fold`](Self::fold),
+/// [`for_each`](Self::for_each), [`try_for_each`](Self::try_for_each),
+/// [`filter_map`](Self::filter_map), [`first`](Self::first), [`last`](Self::last) or
+/// [`count`](Self::count) — or turn it into [`values`](Self::values) when the keys are not
+/// needed (they are then not decoded). Entries are decoded one at a time in place and never
+/// collected; keys are decoded into one value reused from row to row, so `String` keys cost no
+/// allocation per row. A closure's `Err` stops the pass and is returned as is; so does an entry
+/// that fails to decode (naming its key). Auto-commit scans read one consistent snapshot.
 ///
 /// ```
 /// # let storage = zerotable::Storage::in_memory();
 /// let events = storage.raw_table::<(String, u64)>("events")?;
 /// for i in 0..10u64 {
-///     events.put(&(if i % 2 == 0 { "ada" } else { "bob" }.to_string(), i), b"")?;
+///     events.put(&(if i % 2 == 0 { "ada" } else { "bob" }, i), b"")?;
 /// }
 /// let newest: Vec<u64> = events
 ///     .prefix(&("ada",))
 ///     .rev()
+///     .take(3)
 ///     .filter_map(|(_, seq), _| Some(*seq))?;
-/// assert_eq!(newest, [8, 6, 4, 2, 0]);
+/// assert_eq!(newest, [8, 6, 4]);
 /// let bytes = events.scan().fold(0, |n, _, v| Ok(n + v.len()))?;
 /// assert_eq!(bytes, 0);
 /// # Ok::<(), zerotable::Error>(())
@@ -42,218 +52,12 @@ pub struct Scanner<'s, K, V: ?Sized, S: ValueSerializer<V>> {
     via: Via<'s>,
     bounds: Bounds,
     reverse: bool,
+    /// Entries passed over before the first visited one.
+    skip: u64,
+    /// Entries visited at most (after `skip`).
+    take: Option<u64>,
     /// Set by [`unchecked`](Self::unchecked): values are viewed without validation.
     unchecked: Option<ViewUnchecked<V, S>>,
-}
-
-/// How an [`unchecked`](Scanner::unchecked) scan views a value.
-type ViewUnchecked<V, S> = for<'a> unsafe fn(&S, &'a [u8]) -> <S as ValueSerializer<V>>::Output<'a>;
-
-/// How a scan views each stored value: each way gets its own monomorphized walk, so a
-/// validated scan pays nothing per row for the unchecked one.
-trait ViewValue<V: ?Sized, S: ValueSerializer<V>> {
-    fn view<'a, K>(
-        &self,
-        table: &Table<K, V, S>,
-        key: &[u8],
-        bytes: &'a [u8],
-    ) -> Result<S::Output<'a>>
-    where
-        K: IntoKeyBytes + FromKeyBytes;
-}
-
-/// Validated views (the default).
-struct Checked;
-
-impl<V: ?Sized, S: ValueSerializer<V>> ViewValue<V, S> for Checked {
-    #[inline]
-    fn view<'a, K>(
-        &self,
-        table: &Table<K, V, S>,
-        key: &[u8],
-        bytes: &'a [u8],
-    ) -> Result<S::Output<'a>>
-    where
-        K: IntoKeyBytes + FromKeyBytes,
-    {
-        table.decode(key, bytes)
-    }
-}
-
-/// Unchecked views, set by [`Scanner::unchecked`].
-struct Unchecked<V: ?Sized, S: ValueSerializer<V>>(ViewUnchecked<V, S>);
-
-impl<V: ?Sized, S: ValueSerializer<V>> ViewValue<V, S> for Unchecked<V, S> {
-    #[inline]
-    fn view<'a, K>(
-        &self,
-        table: &Table<K, V, S>,
-        _: &[u8],
-        bytes: &'a [u8],
-    ) -> Result<S::Output<'a>>
-    where
-        K: IntoKeyBytes + FromKeyBytes,
-    {
-        // SAFETY: this way is only made by `Scanner::unchecked`, whose caller guarantees that
-        // every value the scan visits is valid for this serializer.
-        Ok(unsafe { (self.0)(&table.serializer, bytes) })
-    }
-}
-
-/// # Safety
-/// As for [`DecodeUnchecked::decode_unchecked`].
-unsafe fn view_unchecked<'a, V: ?Sized, S: DecodeUnchecked<V>>(
-    serializer: &S,
-    bytes: &'a [u8],
-) -> S::Output<'a> {
-    // SAFETY: forwarded: the caller upholds `decode_unchecked`'s contract.
-    unsafe { serializer.decode_unchecked(bytes) }
-}
-
-/// Whether a bound includes its key, excludes it, or is absent.
-#[derive(Clone, Copy)]
-enum Edge {
-    Included,
-    Excluded,
-    Unbounded,
-}
-
-/// A scan's two bounds, encoded into one arena (start bytes, then end bytes): a scanner stays
-/// small to move, and both keys stay on the stack up to the arena's inline size together.
-struct Bounds {
-    bytes: KeyArena,
-    /// Where the end key starts in `bytes`.
-    split: usize,
-    start: Edge,
-    end: Edge,
-}
-
-impl Bounds {
-    const ALL: Bounds = Bounds {
-        bytes: KeyArena::new(),
-        split: 0,
-        start: Edge::Unbounded,
-        end: Edge::Unbounded,
-    };
-
-    fn encode<Q: IntoKeyBytes + ?Sized>(start: Bound<&Q>, end: Bound<&Q>) -> Self {
-        let mut bounds = Bounds::ALL;
-        // `key_bytes` may borrow from the key instead of filling its arena: copy either way.
-        let mut scratch = KeyArena::new();
-        bounds.start = bounds.push(start, &mut scratch);
-        bounds.split = bounds.bytes.len();
-        scratch.clear();
-        bounds.end = bounds.push(end, &mut scratch);
-        bounds
-    }
-
-    fn push<Q: IntoKeyBytes + ?Sized>(&mut self, bound: Bound<&Q>, scratch: &mut KeyArena) -> Edge {
-        let (edge, key) = match bound {
-            Bound::Included(key) => (Edge::Included, key),
-            Bound::Excluded(key) => (Edge::Excluded, key),
-            Bound::Unbounded => return Edge::Unbounded,
-        };
-        self.bytes.extend_from_slice(key.key_bytes(scratch));
-        edge
-    }
-
-    /// From `prefix` (included) up to its successor (excluded; unbounded if it has none).
-    fn prefix<K, P: KeyPrefix<K>>(prefix: &P) -> Self {
-        let mut bounds = Bounds::ALL;
-        prefix.write_prefix(&mut bounds.bytes);
-        bounds.start = Edge::Included;
-        bounds.split = bounds.bytes.len();
-        let mut successor = KeyArena::new();
-        if prefix_successor(bounds.bytes.as_slice(), &mut successor) {
-            bounds.bytes.extend_from_slice(successor.as_slice());
-            bounds.end = Edge::Excluded;
-        }
-        bounds
-    }
-
-    fn range(&self, reverse: bool) -> KeyRange<'_> {
-        let (start, end) = self.bytes.as_slice().split_at(self.split);
-        let bound = |edge, key| match edge {
-            Edge::Included => Bound::Included(key),
-            Edge::Excluded => Bound::Excluded(key),
-            Edge::Unbounded => Bound::Unbounded,
-        };
-        KeyRange {
-            start: bound(self.start, start),
-            end: bound(self.end, end),
-            reverse,
-        }
-    }
-}
-
-impl<K, V, S> Table<K, V, S>
-where
-    K: IntoKeyBytes + FromKeyBytes,
-    V: ?Sized,
-    S: ValueSerializer<V>,
-{
-    /// A scan of the whole table in key order.
-    pub fn scan(&self) -> Scanner<'_, K, V, S> {
-        Scanner::new(self, Via::AutoCommit(&*self.engine), Bounds::ALL)
-    }
-
-    /// Streams the whole table in key order through `scan`, which gets a [`Scanner`].
-    pub fn scan_with<F, R>(&self, scan: F) -> Result<R>
-    where
-        F: FnOnce(Scanner<'_, K, V, S>) -> Result<R>,
-    {
-        scan(self.scan())
-    }
-
-    /// A scan of the keys within `range` (`a..b`, `a..=b`, `a..`, `..b`; start from a key to
-    /// seek), in key order.
-    pub fn range<Q, R>(&self, range: R) -> Scanner<'_, K, V, S>
-    where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
-        R: RangeBounds<Q>,
-    {
-        Scanner::bounded(self, Via::AutoCommit(&*self.engine), range)
-    }
-
-    /// A scan of the tuple keys whose leading elements equal `prefix`, in key order: for a
-    /// `(String, u64)` table, `prefix(&("alice",))` visits every `("alice", _)`.
-    pub fn prefix<P: KeyPrefix<K>>(&self, prefix: &P) -> Scanner<'_, K, V, S> {
-        Scanner::prefixed(self, Via::AutoCommit(&*self.engine), prefix)
-    }
-
-    /// Collects `map(key, view)` for every entry where it returns `Some`, in key order.
-    pub fn filter_map<F, R>(&self, map: F) -> Result<Vec<R>>
-    where
-        F: FnMut(&K, S::Output<'_>) -> Option<R>,
-    {
-        self.scan().filter_map(map)
-    }
-
-    /// [`scan`](Self::scan) within a snapshot or write transaction.
-    pub fn scan_in<'s, T: Reader>(&'s self, reader: &'s T) -> Scanner<'s, K, V, S> {
-        Scanner::new(self, Via::reader(reader), Bounds::ALL)
-    }
-
-    /// [`range`](Self::range) within a snapshot or write transaction.
-    pub fn range_in<'s, T, Q, R>(&'s self, reader: &'s T, range: R) -> Scanner<'s, K, V, S>
-    where
-        T: Reader,
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
-        R: RangeBounds<Q>,
-    {
-        Scanner::bounded(self, Via::reader(reader), range)
-    }
-
-    /// [`prefix`](Self::prefix) within a snapshot or write transaction.
-    pub fn prefix_in<'s, T: Reader, P: KeyPrefix<K>>(
-        &'s self,
-        reader: &'s T,
-        prefix: &P,
-    ) -> Scanner<'s, K, V, S> {
-        Scanner::prefixed(self, Via::reader(reader), prefix)
-    }
 }
 
 impl<'s, K, V, S> Scanner<'s, K, V, S>
@@ -268,30 +72,92 @@ where
             via,
             bounds,
             reverse: false,
+            skip: 0,
+            take: None,
             unchecked: None,
         }
     }
 
-    fn bounded<Q, R>(table: &'s Table<K, V, S>, via: Via<'s>, range: R) -> Self
-    where
-        Q: IntoKeyBytes + ?Sized,
-        R: RangeBounds<Q>,
-    {
-        let bounds = Bounds::encode(range.start_bound(), range.end_bound());
-        Self::new(table, via, bounds)
+    fn bounded<R: KeyBounds<K>>(table: &'s Table<K, V, S>, via: Via<'s>, range: R) -> Self {
+        let (start, end) = range.key_bounds();
+        Self::new(table, via, Bounds::encode(start, end))
     }
 
-    fn prefixed<P: KeyPrefix<K>>(table: &'s Table<K, V, S>, via: Via<'s>, prefix: &P) -> Self {
-        Self::new(table, via, Bounds::prefix(prefix))
-    }
-
-    /// Walks the same keys in descending order.
+    /// Walks the same keys in descending order. The direction belongs to the whole scan:
+    /// [`skip`](Self::skip) and [`take`](Self::take) count from its start in that direction,
+    /// wherever `rev` is called.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u64>("t")?;
+    /// t.put_batch((0..10u64).map(|i| (i, [i as u8])))?;
+    /// let newest = t.range(..8u64).rev().take(2).filter_map(|k, _| Some(*k))?;
+    /// assert_eq!(newest, [7, 6]);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn rev(mut self) -> Self {
         self.reverse = !self.reverse;
         self
     }
 
+    /// Passes over the first `n` entries (not decoded), as [`Iterator::skip`]: with
+    /// [`take`](Self::take), a page.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u64>("t")?;
+    /// t.put_batch((0..10u64).map(|i| (i, [i as u8])))?;
+    /// let last_seen = 4u64;
+    /// let page = t.range(last_seen..).skip(1).take(3).filter_map(|k, _| Some(*k))?;
+    /// assert_eq!(page, [5, 6, 7]);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn skip(mut self, n: u64) -> Self {
+        self.skip = self.skip.saturating_add(n);
+        // As iterators compose: `take(t).skip(n)` visits `t - n` entries after skipping `n`.
+        self.take = self.take.map(|take| take.saturating_sub(n));
+        self
+    }
+
+    /// Visits at most `n` entries, as [`Iterator::take`]: the scan stops reading after them.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u64>("t")?;
+    /// t.put_batch((0..10u64).map(|i| (i, [i as u8])))?;
+    /// assert_eq!(t.scan().take(4).count()?, 4);
+    /// assert_eq!(t.scan().take(4).take(2).count()?, 2);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn take(mut self, n: u64) -> Self {
+        self.take = Some(self.take.map_or(n, |take| take.min(n)));
+        self
+    }
+
+    /// The same scan over values only: keys are not decoded.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<String>("t")?;
+    /// t.put("a", b"12")?;
+    /// t.put("b", b"345")?;
+    /// assert_eq!(t.scan().values().fold(0, |n, v| Ok(n + v.len()))?, 5);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn values(self) -> Values<'s, K, V, S> {
+        Values::new(self)
+    }
+
     /// Folds every entry, in order, into an accumulator.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u64>("t")?;
+    /// t.put_batch((1..=4u64).map(|i| (i, [i as u8])))?;
+    /// let sum = t.scan().fold(0u64, |sum, k, v| Ok(sum + k * u64::from(v[0])))?;
+    /// assert_eq!(sum, 1 + 4 + 9 + 16);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn fold<A, F>(self, init: A, mut step: F) -> Result<A>
     where
         F: FnMut(A, &K, S::Output<'_>) -> Result<A>,
@@ -308,6 +174,20 @@ where
     }
 
     /// Calls `body` for every entry, in order.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<String>("t")?;
+    /// t.put("b", b"2")?;
+    /// t.put("a", b"1")?;
+    /// let mut seen = String::new();
+    /// t.scan().for_each(|k, _| {
+    ///     seen.push_str(k);
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(seen, "ab");
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn for_each<F>(self, mut body: F) -> Result<()>
     where
         F: FnMut(&K, S::Output<'_>) -> Result<()>,
@@ -320,6 +200,23 @@ where
 
     /// Calls `body` for entries in order until it returns [`ControlFlow::Break`]: an early
     /// stop that is not an error.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u64>("t")?;
+    /// t.put_batch((0..10u64).map(|i| (i, [i as u8])))?;
+    /// let mut first_big = None;
+    /// t.scan().try_for_each(|k, v| {
+    ///     if v[0] > 6 {
+    ///         first_big = Some(*k);
+    ///         return Ok(ControlFlow::Break(()));
+    ///     }
+    ///     Ok(ControlFlow::Continue(()))
+    /// })?;
+    /// assert_eq!(first_big, Some(7));
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn try_for_each<F>(self, body: F) -> Result<()>
     where
         F: FnMut(&K, S::Output<'_>) -> Result<ControlFlow<()>>,
@@ -328,6 +225,15 @@ where
     }
 
     /// Collects `map(key, view)` for every entry where it returns `Some`, in order.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u64>("t")?;
+    /// t.put_batch((0..6u64).map(|i| (i, [i as u8 * 10])))?;
+    /// let big = t.range(2u64..).filter_map(|k, v| (v[0] >= 30).then_some(*k))?;
+    /// assert_eq!(big, [3, 4, 5]);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn filter_map<F, R>(self, mut map: F) -> Result<Vec<R>>
     where
         F: FnMut(&K, S::Output<'_>) -> Option<R>,
@@ -340,54 +246,88 @@ where
         Ok(found)
     }
 
-    /// Folds every value, in order, without decoding keys: the cheapest full pass when the
-    /// keys are not needed (no key decode per row; a `String` key would allocate).
+    /// `read(key, view)` of the scan's first entry, `None` if it visits none.
     ///
     /// ```
     /// # let storage = zerotable::Storage::in_memory();
-    /// let sizes = storage.raw_table::<String>("sizes")?;
-    /// sizes.put("a", b"12")?;
-    /// sizes.put("b", b"345")?;
-    /// let total = sizes.scan().fold_values(0, |sum, value| Ok(sum + value.len()))?;
-    /// assert_eq!(total, 5);
+    /// let t = storage.raw_table::<u64>("t")?;
+    /// t.put_batch((0..10u64).map(|i| (i, [i as u8])))?;
+    /// assert_eq!(t.range(5u64..).first(|k, _| *k)?, Some(5)); // the first key ≥ 5
+    /// assert_eq!(t.range(50u64..).first(|k, _| *k)?, None);
     /// # Ok::<(), zerotable::Error>(())
     /// ```
-    pub fn fold_values<A, F>(self, init: A, mut step: F) -> Result<A>
+    pub fn first<F, R>(self, read: F) -> Result<Option<R>>
     where
-        F: FnMut(A, S::Output<'_>) -> Result<A>,
+        F: FnOnce(&K, S::Output<'_>) -> R,
     {
-        let mut acc = Some(init);
-        self.visit_values(|value| {
-            let current = acc.take().ok_or_else(lost_accumulator)?;
-            acc = Some(step(current, value)?);
-            Ok(ControlFlow::Continue(()))
+        let mut read = Some(read);
+        let mut found = None;
+        self.visit(|key, value| {
+            found = read.take().map(|read| read(key, value));
+            Ok(ControlFlow::Break(()))
         })?;
-        acc.ok_or_else(lost_accumulator)
+        Ok(found)
     }
 
-    /// Calls `body` for values in order, without decoding keys, until it returns
-    /// [`ControlFlow::Break`].
+    /// `read(key, view)` of the scan's last entry, `None` if it visits none. Without
+    /// [`skip`](Self::skip) or [`take`](Self::take) it reads one entry from the far end;
+    /// with them it counts the entries first, in the same snapshot.
     ///
     /// ```
-    /// use std::ops::ControlFlow;
     /// # let storage = zerotable::Storage::in_memory();
-    /// let log = storage.raw_table::<u64>("log")?;
-    /// for i in 0..10u64 {
-    ///     log.put(&i, &[i as u8])?;
-    /// }
-    /// let mut firsts = Vec::new();
-    /// log.range(4u64..).try_for_each_value(|value| {
-    ///     firsts.push(value[0]);
-    ///     Ok(if firsts.len() == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
-    /// })?;
-    /// assert_eq!(firsts, [4, 5, 6]);
+    /// let t = storage.raw_table::<u64>("t")?;
+    /// t.put_batch((0..10u64).map(|i| (i, [i as u8])))?;
+    /// assert_eq!(t.range(..5u64).last(|k, _| *k)?, Some(4)); // the last key < 5
+    /// assert_eq!(t.scan().take(3).last(|k, _| *k)?, Some(2));
     /// # Ok::<(), zerotable::Error>(())
     /// ```
-    pub fn try_for_each_value<F>(self, body: F) -> Result<()>
+    pub fn last<F, R>(mut self, read: F) -> Result<Option<R>>
     where
-        F: FnMut(S::Output<'_>) -> Result<ControlFlow<()>>,
+        F: FnOnce(&K, S::Output<'_>) -> R,
     {
-        self.visit_values(body)
+        if self.skip == 0 && self.take.is_none() {
+            return self.rev().first(read);
+        }
+        let table = self.table;
+        table.run(self.via, |reader| {
+            let count = self.count_in(reader)?;
+            if count == 0 {
+                return Ok(None);
+            }
+            self.skip += count - 1;
+            self.take = Some(1);
+            let mut read = Some(read);
+            let mut found = None;
+            self.visit_in(reader, &mut |key, value| {
+                found = read.take().map(|read| read(key, value));
+                Ok(ControlFlow::Break(()))
+            })?;
+            Ok(found)
+        })
+    }
+
+    /// How many entries the scan visits; nothing is decoded.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u64>("t")?;
+    /// t.put_batch((0..10u64).map(|i| (i, [i as u8])))?;
+    /// assert_eq!(t.range(3u64..8).count()?, 5);
+    /// assert_eq!(t.range(3u64..8).skip(4).take(10).count()?, 1);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn count(self) -> Result<u64> {
+        let table = self.table;
+        table.run(self.via, |reader| self.count_in(reader))
+    }
+
+    fn count_in(&self, reader: &dyn ReadOps) -> Result<u64> {
+        let mut count = 0u64;
+        self.walk(reader, &mut |_, _| {
+            count += 1;
+            Ok(ControlFlow::Continue(()))
+        })?;
+        Ok(count)
     }
 
     /// Visits decoded values (keys undecoded) until `visit` breaks or fails.
@@ -397,54 +337,99 @@ where
         F: FnMut(S::Output<'_>) -> Result<ControlFlow<()>>,
     {
         match self.unchecked {
-            Some(view) => self.walk_values(Unchecked(view), visit),
-            None => self.walk_values(Checked, visit),
+            Some(view) => self.visit_values_with(Unchecked(view), visit),
+            None => self.visit_values_with(Checked, visit),
         }
     }
 
     #[inline]
-    fn walk_values<W, F>(&self, way: W, mut visit: F) -> Result<()>
+    fn visit_values_with<W, F>(&self, way: W, mut visit: F) -> Result<()>
     where
         W: ViewValue<V, S>,
         F: FnMut(S::Output<'_>) -> Result<ControlFlow<()>>,
     {
         let table = self.table;
-        let range = self.bounds.range(self.reverse);
         table.run(self.via, |reader| {
-            reader.range(&table.name, &range, &mut |key_bytes, value_bytes| {
+            self.walk(reader, &mut |key_bytes, value_bytes| {
                 visit(way.view(table, key_bytes, value_bytes)?)
             })
         })
     }
 
-    /// Visits decoded entries until `visit` breaks or fails. A key or value that does not
-    /// decode stops the scan with an error naming it: nothing is skipped.
+    /// Visits decoded entries until `visit` breaks or fails, in one snapshot of its own.
     #[inline]
-    fn visit<F>(self, visit: F) -> Result<()>
+    fn visit<F>(self, mut visit: F) -> Result<()>
+    where
+        F: FnMut(&K, S::Output<'_>) -> Result<ControlFlow<()>>,
+    {
+        let table = self.table;
+        table.run(self.via, |reader| self.visit_in(reader, &mut visit))
+    }
+
+    /// Visits decoded entries in `reader` until `visit` breaks or fails. A key or value that
+    /// does not decode stops the scan with an error naming it: nothing is skipped.
+    #[inline]
+    fn visit_in<F>(&self, reader: &dyn ReadOps, visit: &mut F) -> Result<()>
     where
         F: FnMut(&K, S::Output<'_>) -> Result<ControlFlow<()>>,
     {
         match self.unchecked {
-            Some(view) => self.walk(Unchecked(view), visit),
-            None => self.walk(Checked, visit),
+            Some(view) => self.visit_with(reader, Unchecked(view), visit),
+            None => self.visit_with(reader, Checked, visit),
         }
     }
 
     #[inline]
-    fn walk<W, F>(&self, way: W, mut visit: F) -> Result<()>
+    fn visit_with<W, F>(&self, reader: &dyn ReadOps, way: W, visit: &mut F) -> Result<()>
     where
         W: ViewValue<V, S>,
         F: FnMut(&K, S::Output<'_>) -> Result<ControlFlow<()>>,
     {
         let table = self.table;
-        let range = self.bounds.range(self.reverse);
-        table.run(self.via, |reader| {
-            reader.range(&table.name, &range, &mut |key_bytes, value_bytes| {
-                let key = table.decode_key(key_bytes)?;
-                let value = way.view(table, key_bytes, value_bytes)?;
-                visit(&key, value)
-            })
+        // Keys are decoded into this one value from the second row on, reusing its buffers.
+        let mut key: Option<K> = None;
+        self.walk(reader, &mut |key_bytes, value_bytes| {
+            let key = match &mut key {
+                Some(key) => {
+                    table.decode_key_into(key, key_bytes)?;
+                    key
+                }
+                None => key.insert(table.decode_key(key_bytes)?),
+            };
+            let value = way.view(table, key_bytes, value_bytes)?;
+            visit(key, value)
         })
+    }
+
+    /// Walks the encoded entries of the scan in `reader`, applying `skip` and `take`.
+    #[inline]
+    fn walk(
+        &self,
+        reader: &dyn ReadOps,
+        row: &mut Visit<'_>,
+    ) -> Result<()> {
+        let range = self.bounds.range(self.reverse);
+        let name = &self.table.name;
+        match (self.skip, self.take) {
+            (_, Some(0)) => Ok(()),
+            (0, None) => reader.range(name, &range, row),
+            (mut skip, take) => {
+                let mut left = take.unwrap_or(u64::MAX);
+                reader.range(name, &range, &mut |key, value| {
+                    if skip > 0 {
+                        skip -= 1;
+                        return Ok(ControlFlow::Continue(()));
+                    }
+                    left -= 1;
+                    let flow = row(key, value)?;
+                    Ok(if left == 0 {
+                        ControlFlow::Break(())
+                    } else {
+                        flow
+                    })
+                })
+            }
+        }
     }
 }
 
@@ -469,7 +454,8 @@ where
     /// sales.put_batch((0..10u64).map(|i| (i, Sale { amount: 5 })))?;
     /// // SAFETY: only this table, of this `Sale`, ever wrote "sales".
     /// let total = unsafe { sales.scan().unchecked() }
-    ///     .fold_values(0, |sum, s| Ok(sum + s.amount.to_native()))?;
+    ///     .values()
+    ///     .fold(0, |sum, s| Ok(sum + s.amount.to_native()))?;
     /// assert_eq!(total, 50);
     /// # Ok::<(), zerotable::Error>(())
     /// ```

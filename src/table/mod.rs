@@ -7,12 +7,11 @@
 
 mod write;
 
-use std::borrow::Borrow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena};
+use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyDecodeError, KeyLike};
 use crate::codec::value::{DecodeUnchecked, EncodeError, ValueSerializer};
 use crate::engine::{Engine, ReadOps, TableStats};
 use crate::error::{BoxError, Error, KeyBytes, Result};
@@ -93,8 +92,7 @@ where
     #[inline]
     pub fn get<Q, F, R>(&self, key: &Q, read: F) -> Result<Option<R>>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
         F: FnOnce(S::Output<'_>) -> R,
     {
         self.get_via(Via::AutoCommit(&*self.engine), key, read)
@@ -105,8 +103,7 @@ where
     pub fn get_in<T, Q, F, R>(&self, reader: &T, key: &Q, read: F) -> Result<Option<R>>
     where
         T: Reader,
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
         F: FnOnce(S::Output<'_>) -> R,
     {
         self.get_via(Via::reader(reader), key, read)
@@ -123,8 +120,7 @@ where
     /// ```
     pub fn contains<Q>(&self, key: &Q) -> Result<bool>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
     {
         self.contains_via(Via::AutoCommit(&*self.engine), key)
     }
@@ -133,8 +129,7 @@ where
     pub fn contains_in<T, Q>(&self, reader: &T, key: &Q) -> Result<bool>
     where
         T: Reader,
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
     {
         self.contains_via(Via::reader(reader), key)
     }
@@ -197,7 +192,7 @@ where
     pub fn get_many<I, F, R>(&self, keys: I, read: F) -> Result<Vec<R>>
     where
         I: IntoIterator,
-        I::Item: Borrow<K>,
+        I::Item: KeyLike<K>,
         F: FnMut(Option<S::Output<'_>>) -> R,
     {
         self.get_many_via(Via::AutoCommit(&*self.engine), keys, read)
@@ -208,7 +203,7 @@ where
     where
         T: Reader,
         I: IntoIterator,
-        I::Item: Borrow<K>,
+        I::Item: KeyLike<K>,
         F: FnMut(Option<S::Output<'_>>) -> R,
     {
         self.get_many_via(Via::reader(reader), keys, read)
@@ -217,8 +212,7 @@ where
     #[inline]
     fn get_via<Q, F, R>(&self, via: Via<'_>, key: &Q, read: F) -> Result<Option<R>>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
         F: FnOnce(S::Output<'_>) -> R,
     {
         let mut arena = KeyArena::new();
@@ -230,8 +224,7 @@ where
 
     fn contains_via<Q>(&self, via: Via<'_>, key: &Q) -> Result<bool>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
@@ -247,14 +240,14 @@ where
     fn get_many_via<I, F, R>(&self, via: Via<'_>, keys: I, mut read: F) -> Result<Vec<R>>
     where
         I: IntoIterator,
-        I::Item: Borrow<K>,
+        I::Item: KeyLike<K>,
         F: FnMut(Option<S::Output<'_>>) -> R,
     {
         self.run(via, |reader| {
             let mut arena = KeyArena::new();
             let mut results = Vec::new();
             for key in keys {
-                let key = key.borrow().key_bytes(&mut arena);
+                let key = key.key_bytes(&mut arena);
                 let found = self.read_row(reader, key, |bytes| {
                     self.decode(key, bytes).map(|value| read(Some(value)))
                 })?;
@@ -342,11 +335,23 @@ where
 
     #[inline]
     pub(crate) fn decode_key(&self, key: &[u8]) -> Result<K> {
-        K::from_key_bytes(key).map_err(|source| Error::KeyDecode {
+        K::from_key_bytes(key).map_err(|source| self.undecodable(key, source))
+    }
+
+    /// [`decode_key`](Self::decode_key) into `into`, reusing its buffers.
+    #[inline]
+    pub(crate) fn decode_key_into(&self, into: &mut K, key: &[u8]) -> Result<()> {
+        into.set_from_key_bytes(key)
+            .map_err(|source| self.undecodable(key, source))
+    }
+
+    #[cold]
+    fn undecodable(&self, key: &[u8], source: KeyDecodeError) -> Error {
+        Error::KeyDecode {
             table: self.name.to_string(),
             key: KeyBytes(key.to_vec()),
             source,
-        })
+        }
     }
 
     fn corrupt(&self, key: &[u8], source: BoxError) -> Error {
@@ -388,8 +393,7 @@ where
     /// ```
     pub unsafe fn get_unchecked<Q, F, R>(&self, key: &Q, read: F) -> Result<Option<R>>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
         F: FnOnce(S::Output<'_>) -> R,
     {
         // SAFETY: this function's contract is `get_unchecked_via`'s.
@@ -420,8 +424,7 @@ where
     ) -> Result<Option<R>>
     where
         T: Reader,
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
         F: FnOnce(S::Output<'_>) -> R,
     {
         // SAFETY: this function's contract is `get_unchecked_via`'s.
@@ -432,8 +435,7 @@ where
     /// As for [`get_unchecked`](Self::get_unchecked).
     unsafe fn get_unchecked_via<Q, F, R>(&self, via: Via<'_>, key: &Q, read: F) -> Result<Option<R>>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
         F: FnOnce(S::Output<'_>) -> R,
     {
         let mut arena = KeyArena::new();

@@ -2,11 +2,9 @@
 //! and for a [`WriteTx`] (`_in`), and all reaching the engine through one function,
 //! [`Table::write_row`]. Secondary indexes, change events and metrics hook in there.
 
-use std::borrow::Borrow;
-
 use super::Table;
-use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena};
-use crate::codec::value::ValueSerializer;
+use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyLike};
+use crate::codec::value::{ValueLike, ValueSerializer};
 use crate::engine::{WriteOptions, WriteTxn};
 use crate::error::{EngineErrorKind, Error, Operation, Result};
 use crate::txn::{WriteTx, run_write};
@@ -79,8 +77,7 @@ where
     /// ```
     pub fn put<Q>(&self, key: &Q, value: &V) -> Result<()>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
@@ -90,8 +87,7 @@ where
     /// [`put`](Self::put) within a write transaction.
     pub fn put_in<Q>(&self, tx: &WriteTx<'_>, key: &Q, value: &V) -> Result<()>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
     {
         let mut arena = KeyArena::new();
         self.put_encoded(self.txn_of(tx)?, key.key_bytes(&mut arena), value)
@@ -109,8 +105,7 @@ where
     /// ```
     pub fn delete<Q>(&self, key: &Q) -> Result<bool>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
@@ -120,8 +115,7 @@ where
     /// [`delete`](Self::delete) within a write transaction.
     pub fn delete_in<Q>(&self, tx: &WriteTx<'_>, key: &Q) -> Result<bool>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
     {
         let mut arena = KeyArena::new();
         self.write_row(self.txn_of(tx)?, key.key_bytes(&mut arena), None, None)
@@ -138,32 +132,35 @@ where
     /// assert_eq!(squares.len()?, 100);
     /// # Ok::<(), zerotable::Error>(())
     /// ```
-    pub fn put_batch<I, B>(&self, items: I) -> Result<()>
+    pub fn put_batch<I, Q, B>(&self, items: I) -> Result<()>
     where
-        I: IntoIterator<Item = (K, B)>,
-        B: Borrow<V>,
+        I: IntoIterator<Item = (Q, B)>,
+        Q: KeyLike<K>,
+        B: ValueLike<V>,
     {
         self.auto_commit(|txn| self.put_batch_to(txn, items))
     }
 
     /// [`put_batch`](Self::put_batch) within a write transaction.
-    pub fn put_batch_in<I, B>(&self, tx: &WriteTx<'_>, items: I) -> Result<()>
+    pub fn put_batch_in<I, Q, B>(&self, tx: &WriteTx<'_>, items: I) -> Result<()>
     where
-        I: IntoIterator<Item = (K, B)>,
-        B: Borrow<V>,
+        I: IntoIterator<Item = (Q, B)>,
+        Q: KeyLike<K>,
+        B: ValueLike<V>,
     {
         self.put_batch_to(self.txn_of(tx)?, items)
     }
 
-    fn put_batch_to<I, B>(&self, txn: &dyn WriteTxn, items: I) -> Result<()>
+    fn put_batch_to<I, Q, B>(&self, txn: &dyn WriteTxn, items: I) -> Result<()>
     where
-        I: IntoIterator<Item = (K, B)>,
-        B: Borrow<V>,
+        I: IntoIterator<Item = (Q, B)>,
+        Q: KeyLike<K>,
+        B: ValueLike<V>,
     {
         let mut arena = KeyArena::new();
         let mut scratch = S::Scratch::default();
         for (key, value) in items {
-            let bytes = self.encode(value.borrow(), &mut scratch)?;
+            let bytes = self.encode(value.as_value(), &mut scratch)?;
             self.write_row(txn, key.key_bytes(&mut arena), Some(bytes), None)?;
         }
         Ok(())
@@ -188,10 +185,9 @@ where
     /// ```
     pub fn update<Q, F, B>(&self, key: &Q, change: F) -> Result<bool>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
         F: FnOnce(Option<S::Output<'_>>) -> Option<B>,
-        B: Borrow<V>,
+        B: ValueLike<V>,
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
@@ -201,10 +197,9 @@ where
     /// [`update`](Self::update) within a write transaction.
     pub fn update_in<Q, F, B>(&self, tx: &WriteTx<'_>, key: &Q, change: F) -> Result<bool>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
         F: FnOnce(Option<S::Output<'_>>) -> Option<B>,
-        B: Borrow<V>,
+        B: ValueLike<V>,
     {
         let mut arena = KeyArena::new();
         self.update_to(self.txn_of(tx)?, key.key_bytes(&mut arena), change)
@@ -213,7 +208,7 @@ where
     fn update_to<F, B>(&self, txn: &dyn WriteTxn, key: &[u8], change: F) -> Result<bool>
     where
         F: FnOnce(Option<S::Output<'_>>) -> Option<B>,
-        B: Borrow<V>,
+        B: ValueLike<V>,
     {
         let mut change = Some(change);
         let decided = self.read_row(txn, key, |bytes| {
@@ -227,7 +222,7 @@ where
         };
         match replacement {
             Some(value) => {
-                self.put_encoded(txn, key, value.borrow())?;
+                self.put_encoded(txn, key, value.as_value())?;
                 Ok(true)
             }
             None => {
@@ -255,8 +250,7 @@ where
         new: Option<&V>,
     ) -> Result<bool>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
@@ -272,8 +266,7 @@ where
         new: Option<&V>,
     ) -> Result<bool>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
     {
         let mut arena = KeyArena::new();
         self.compare_and_swap_to(self.txn_of(tx)?, key.key_bytes(&mut arena), expected, new)
@@ -315,10 +308,9 @@ where
     /// ```
     pub fn get_or_insert<Q, M, B, F, R>(&self, key: &Q, make: M, read: F) -> Result<R>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
         M: FnOnce() -> B,
-        B: Borrow<V>,
+        B: ValueLike<V>,
         F: FnOnce(S::Output<'_>) -> R,
     {
         let mut arena = KeyArena::new();
@@ -335,10 +327,9 @@ where
         read: F,
     ) -> Result<R>
     where
-        K: Borrow<Q>,
-        Q: IntoKeyBytes + ?Sized,
+        Q: KeyLike<K> + ?Sized,
         M: FnOnce() -> B,
-        B: Borrow<V>,
+        B: ValueLike<V>,
         F: FnOnce(S::Output<'_>) -> R,
     {
         let mut arena = KeyArena::new();
@@ -354,11 +345,11 @@ where
     ) -> Result<R>
     where
         M: FnOnce() -> B,
-        B: Borrow<V>,
+        B: ValueLike<V>,
         F: FnOnce(S::Output<'_>) -> R,
     {
         if self.read_row(txn, key, |_| Ok(()))?.is_none() {
-            self.put_encoded(txn, key, make().borrow())?;
+            self.put_encoded(txn, key, make().as_value())?;
         }
         let result = self.read_row(txn, key, |bytes| self.decode(key, bytes).map(read))?;
         // The key was just found or written in this transaction; an engine that lost it is

@@ -23,6 +23,17 @@ pub(super) fn read_escaped(
     expected: &'static str,
 ) -> Result<Vec<u8>, KeyDecodeError> {
     let mut value = Vec::new();
+    read_escaped_into(input, expected, &mut value)?;
+    Ok(value)
+}
+
+/// [`read_escaped`] into `value` (cleared first, its capacity reused).
+fn read_escaped_into(
+    input: &mut &[u8],
+    expected: &'static str,
+    value: &mut Vec<u8>,
+) -> Result<(), KeyDecodeError> {
+    value.clear();
     let mut rest = *input;
     loop {
         let Some(zero) = rest.iter().position(|&b| b == 0) else {
@@ -35,7 +46,7 @@ pub(super) fn read_escaped(
         match rest.get(zero + 1) {
             Some(0x00) => {
                 *input = &rest[zero + 2..];
-                return Ok(value);
+                return Ok(());
             }
             Some(0xFF) => {
                 value.push(0);
@@ -55,6 +66,18 @@ pub(super) fn read_escaped(
             }
         }
     }
+}
+
+/// Fills `string` with `fill`'s bytes (its buffer reused), keeping it valid UTF-8: on invalid
+/// bytes it is left empty.
+fn fill_string(
+    string: &mut String,
+    fill: impl FnOnce(&mut Vec<u8>) -> Result<(), KeyDecodeError>,
+) -> Result<(), KeyDecodeError> {
+    let mut bytes = std::mem::take(string).into_bytes();
+    fill(&mut bytes)?;
+    *string = utf8(bytes)?;
+    Ok(())
 }
 
 pub(super) fn utf8(bytes: Vec<u8>) -> Result<String, KeyDecodeError> {
@@ -94,6 +117,16 @@ impl FromKeyBytes for Vec<u8> {
     fn from_key_bytes(bytes: &[u8]) -> Result<Self, KeyDecodeError> {
         Ok(bytes.to_vec())
     }
+
+    fn read_key_part_into(&mut self, input: &mut &[u8]) -> Result<(), KeyDecodeError> {
+        read_escaped_into(input, "Vec<u8>", self)
+    }
+
+    fn set_from_key_bytes(&mut self, bytes: &[u8]) -> Result<(), KeyDecodeError> {
+        self.clear();
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
 }
 
 impl IntoKeyBytes for str {
@@ -128,4 +161,32 @@ impl FromKeyBytes for String {
     fn from_key_bytes(bytes: &[u8]) -> Result<Self, KeyDecodeError> {
         utf8(bytes.to_vec())
     }
+
+    fn read_key_part_into(&mut self, input: &mut &[u8]) -> Result<(), KeyDecodeError> {
+        fill_string(self, |bytes| read_escaped_into(input, "String", bytes))
+    }
+
+    fn set_from_key_bytes(&mut self, bytes: &[u8]) -> Result<(), KeyDecodeError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| KeyDecodeError::new("String", KeyDecodeReason::InvalidUtf8))?;
+        self.clear();
+        self.push_str(text);
+        Ok(())
+    }
+}
+
+/// Key types whose whole-key encoding is their own bytes — `String` and `Vec<u8>` — so that
+/// the keys starting with some bytes are one contiguous range: what
+/// [`Table::starts_with`](crate::Table::starts_with) scans.
+pub trait ByteStringKey {
+    /// What a prefix is written as: `str` for `String`, `[u8]` for `Vec<u8>`.
+    type Prefix: ?Sized + AsRef<[u8]>;
+}
+
+impl ByteStringKey for String {
+    type Prefix = str;
+}
+
+impl ByteStringKey for Vec<u8> {
+    type Prefix = [u8];
 }

@@ -15,12 +15,13 @@
 //! | `[u8; N]` | the `N` bytes as they are |
 //! | `str`, `String`, `[u8]`, `Vec<u8>` as a whole key | the bytes as they are |
 //! | the same as a tuple element | each `0x00` written as `0x00 0xFF`, then `0x00 0x00` |
-//! | `(A, B)`, `(A, B, C)` | the elements' part encodings, concatenated |
+//! | `(A, B)` … `(A, B, C, D, E)` | the elements' part encodings, concatenated |
 //!
 //! One family per file: `fixed.rs` (integers, `bool`, `[u8; N]`), `bytes.rs` (strings and
 //! byte strings), `tuples.rs`; `key_type.rs` describes each encoding as data ([`KeyType`]) so
-//! keys can be decoded without their Rust type. A new key type is one new file here (plus its
-//! `mod` line), implementing [`IntoKeyBytes`] and [`FromKeyBytes`].
+//! keys can be decoded without their Rust type; `like.rs` says which borrowed forms may stand
+//! for a key ([`KeyLike`]). A new key type is one new file here (plus its `mod` line),
+//! implementing [`IntoKeyBytes`], [`FromKeyBytes`] and `KeyLike<Self>`.
 //!
 //! Big-endian puts the most significant byte first, which is what memcmp looks at first.
 //! Two's complement sorts negative numbers after positive ones as unsigned bytes; flipping the
@@ -53,15 +54,18 @@ mod arena;
 mod bytes;
 mod fixed;
 mod key_type;
+mod like;
 mod prefix;
 mod tuples;
 
 use std::fmt;
 
 pub use arena::KeyArena;
+pub use bytes::ByteStringKey;
 pub use key_type::{KeyType, KeyValue, UnknownKeyType};
+pub use like::{KeyBounds, KeyLike};
+pub use prefix::KeyPrefix;
 pub(crate) use prefix::prefix_successor;
-pub use prefix::{KeyPartOf, KeyPrefix};
 
 /// Encodes a key into bytes whose lexicographic (memcmp) order equals the key's natural [`Ord`].
 ///
@@ -117,14 +121,46 @@ pub trait FromKeyBytes: Sized {
     fn from_key_bytes(bytes: &[u8]) -> Result<Self, KeyDecodeError> {
         let mut input = bytes;
         let value = Self::read_key_part(&mut input)?;
-        if input.is_empty() {
-            Ok(value)
-        } else {
-            Err(KeyDecodeError::new(
-                std::any::type_name::<Self>(),
-                KeyDecodeReason::TrailingBytes(input.len()),
-            ))
-        }
+        trailing::<Self>(input)?;
+        Ok(value)
+    }
+
+    /// [`read_key_part`](Self::read_key_part) into an existing value, reusing its buffers:
+    /// scans decode every key into one value this way, so a `String` key costs no allocation
+    /// per row. The default assigns a freshly read value.
+    ///
+    /// # Errors
+    ///
+    /// As for [`read_key_part`](Self::read_key_part); on error `self` holds an unspecified
+    /// (valid) value.
+    fn read_key_part_into(&mut self, input: &mut &[u8]) -> Result<(), KeyDecodeError> {
+        *self = Self::read_key_part(input)?;
+        Ok(())
+    }
+
+    /// [`from_key_bytes`](Self::from_key_bytes) into an existing value, reusing its buffers.
+    /// The default assigns a freshly decoded value.
+    ///
+    /// # Errors
+    ///
+    /// As for [`from_key_bytes`](Self::from_key_bytes); on error `self` holds an unspecified
+    /// (valid) value.
+    #[inline]
+    fn set_from_key_bytes(&mut self, bytes: &[u8]) -> Result<(), KeyDecodeError> {
+        *self = Self::from_key_bytes(bytes)?;
+        Ok(())
+    }
+}
+
+/// Fails with [`KeyDecodeReason::TrailingBytes`] unless a standalone key was read whole.
+pub(super) fn trailing<T>(input: &[u8]) -> Result<(), KeyDecodeError> {
+    if input.is_empty() {
+        Ok(())
+    } else {
+        Err(KeyDecodeError::new(
+            std::any::type_name::<T>(),
+            KeyDecodeReason::TrailingBytes(input.len()),
+        ))
     }
 }
 

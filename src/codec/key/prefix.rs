@@ -1,18 +1,9 @@
 //! Leading parts of composite keys, for prefix scans.
 
-use super::{IntoKeyBytes, KeyArena};
+use super::{KeyArena, KeyLike};
 
-/// A value that encodes exactly like a tuple element of type `T`: `T` itself, a reference to
-/// it, or the borrowed form of an owned string or byte string.
-pub trait KeyPartOf<T: ?Sized>: IntoKeyBytes {}
-
-impl<T: IntoKeyBytes> KeyPartOf<T> for T {}
-impl<T: IntoKeyBytes + ?Sized> KeyPartOf<T> for &T {}
-impl KeyPartOf<String> for &str {}
-impl KeyPartOf<Vec<u8>> for &[u8] {}
-
-/// The leading elements of a tuple key `K`: `(a,)` for `(A, B)` keys; `(a,)` or `(a, b)` for
-/// `(A, B, C)` keys.
+/// The leading elements of a tuple key `K`, each [`KeyLike`] its element: `(a,)` for `(A, B)`
+/// keys; `(a,)` or `(a, b)` for `(A, B, C)` keys; and so on up to four of a five-element key.
 ///
 /// Every key whose leading elements equal the prefix starts with the prefix's encoding (tuple
 /// parts are self-delimiting), so a prefix scan is a byte-range scan.
@@ -21,24 +12,27 @@ pub trait KeyPrefix<K> {
     fn write_prefix(&self, out: &mut KeyArena);
 }
 
-impl<A, B, PA: KeyPartOf<A>> KeyPrefix<(A, B)> for (PA,) {
-    fn write_prefix(&self, out: &mut KeyArena) {
-        self.0.write_key_part(out);
-    }
+/// `KeyPrefix<($K...)>` for the prefix `($P...)` of leading elements.
+macro_rules! prefix_of {
+    (($($K:ident),+) for ($($P:ident : $E:ident . $i:tt),+)) => {
+        impl<$($K,)+ $($P: KeyLike<$E>),+> KeyPrefix<($($K,)+)> for ($($P,)+) {
+            fn write_prefix(&self, out: &mut KeyArena) {
+                $(self.$i.write_key_part(out);)+
+            }
+        }
+    };
 }
 
-impl<A, B, C, PA: KeyPartOf<A>> KeyPrefix<(A, B, C)> for (PA,) {
-    fn write_prefix(&self, out: &mut KeyArena) {
-        self.0.write_key_part(out);
-    }
-}
-
-impl<A, B, C, PA: KeyPartOf<A>, PB: KeyPartOf<B>> KeyPrefix<(A, B, C)> for (PA, PB) {
-    fn write_prefix(&self, out: &mut KeyArena) {
-        self.0.write_key_part(out);
-        self.1.write_key_part(out);
-    }
-}
+prefix_of!((A, B) for (PA: A.0));
+prefix_of!((A, B, C) for (PA: A.0));
+prefix_of!((A, B, C) for (PA: A.0, PB: B.1));
+prefix_of!((A, B, C, D) for (PA: A.0));
+prefix_of!((A, B, C, D) for (PA: A.0, PB: B.1));
+prefix_of!((A, B, C, D) for (PA: A.0, PB: B.1, PC: C.2));
+prefix_of!((A, B, C, D, E) for (PA: A.0));
+prefix_of!((A, B, C, D, E) for (PA: A.0, PB: B.1));
+prefix_of!((A, B, C, D, E) for (PA: A.0, PB: B.1, PC: C.2));
+prefix_of!((A, B, C, D, E) for (PA: A.0, PB: B.1, PC: C.2, PD: D.3));
 
 /// The smallest byte string greater than every string starting with `prefix`, if any:
 /// drop trailing `0xFF`s and increment the last byte. Written into `out`.

@@ -77,6 +77,50 @@ pub trait ValueSerializer<V: ?Sized>: Send + Sync + 'static {
     fn decode<'a>(&self, bytes: &'a [u8]) -> Result<Self::Output<'a>, BoxError>;
 }
 
+/// A value argument that stands for a `V` in batch writes: `V` itself or `&V`, and for raw
+/// byte values (`V = [u8]`) any owned or borrowed byte buffer (`Vec<u8>`, `[u8; N]`,
+/// `Box<[u8]>`, and references to them).
+///
+/// ```
+/// # let storage = zerotable::Storage::in_memory();
+/// let raw = storage.raw_table::<u64>("raw")?;
+/// let (a, b) = (vec![1u8], [2u8, 2]);
+/// raw.put_batch([(1u64, a.as_slice()), (2, b.as_slice())])?;
+/// raw.put_batch([(3u64, &a)])?; // &Vec<u8>
+/// raw.put_batch([(4u64, b)])?; // [u8; 2]
+/// assert_eq!(raw.len()?, 4);
+/// # Ok::<(), zerotable::Error>(())
+/// ```
+pub trait ValueLike<V: ?Sized> {
+    /// The value it stands for.
+    fn as_value(&self) -> &V;
+}
+
+impl<V> ValueLike<V> for V {
+    fn as_value(&self) -> &V {
+        self
+    }
+}
+
+impl<V: ?Sized> ValueLike<V> for &V {
+    fn as_value(&self) -> &V {
+        self
+    }
+}
+
+/// Byte buffers that stand for a raw `[u8]` value, owned and borrowed.
+macro_rules! bytes_like {
+    ($($t:ty $(, const $n:ident)?);* $(;)?) => {$(
+        impl<$(const $n: usize)?> ValueLike<[u8]> for $t {
+            fn as_value(&self) -> &[u8] {
+                &self[..]
+            }
+        }
+    )*};
+}
+
+bytes_like!(Vec<u8>; &Vec<u8>; Box<[u8]>; &Box<[u8]>; [u8; N], const N; &[u8; N], const N);
+
 /// A [`ValueSerializer`] that can also hand out the view of stored bytes without checking them
 /// first: the opt-in behind [`Table::get_unchecked`](crate::Table::get_unchecked), for formats
 /// whose check costs more than the read (rkyv's validation; FlatBuffers' verifier, which costs

@@ -167,13 +167,10 @@ impl<P: Spec> On<'_, P> {
     ) -> Vec<(P::K, P::M)> {
         let bounds = (start.clone(), end.clone());
         let result = match self.at {
-            At::AutoCommit(storage) if in_snapshot => storage.read(|snap| {
-                scan_collect::<P>(self.table.range_in::<_, P::K, _>(snap, bounds), rev, limit)
-            }),
-            At::AutoCommit(_) => scan_collect::<P>(self.table.range::<P::K, _>(bounds), rev, limit),
-            At::Tx(tx) => {
-                scan_collect::<P>(self.table.range_in::<_, P::K, _>(tx, bounds), rev, limit)
-            }
+            At::AutoCommit(storage) if in_snapshot => storage
+                .read(|snap| scan_collect::<P>(self.table.range_in(snap, bounds), rev, limit)),
+            At::AutoCommit(_) => scan_collect::<P>(self.table.range(bounds), rev, limit),
+            At::Tx(tx) => scan_collect::<P>(self.table.range_in(tx, bounds), rev, limit),
         };
         self.ok("range", result)
     }

@@ -218,7 +218,7 @@ fn run_tx(world: &World, tx: &WriteTx<'_>, pending: &mut Model, committed: &Mode
                 delete,
             } => {
                 let bounds = (*start, *end);
-                let scanner = world.bytes.range_in::<_, u16, _>(tx, bounds);
+                let scanner = world.bytes.range_in(tx, bounds);
                 let scanner = if *rev { scanner.rev() } else { scanner };
                 let mut visited = Vec::new();
                 let mut deleted = Vec::new();

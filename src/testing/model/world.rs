@@ -7,8 +7,8 @@ use std::fmt::Debug;
 
 use rkyv::{Archive, Serialize};
 
-use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena};
-use crate::codec::value::{RawSerializer, RkyvSerializer, ValueSerializer};
+use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyLike};
+use crate::codec::value::{RawSerializer, RkyvSerializer, ValueLike, ValueSerializer};
 use crate::storage::Storage;
 use crate::table::Table;
 use crate::testing::Fixture;
@@ -26,10 +26,10 @@ pub(super) type RowKey = (u8, u16);
 
 /// What the model needs to know about a table: key type, model value, how to read a view.
 pub(super) trait Spec: 'static {
-    type K: Ord + Clone + Debug + IntoKeyBytes + FromKeyBytes;
+    type K: Ord + Clone + Debug + IntoKeyBytes + FromKeyBytes + KeyLike<Self::K>;
     type V: ?Sized;
     /// The value as the model keeps it, and as it is handed to the table.
-    type M: Clone + Debug + PartialEq + Borrow<Self::V>;
+    type M: Clone + Debug + PartialEq + Borrow<Self::V> + ValueLike<Self::V>;
     type S: ValueSerializer<Self::V>;
 
     fn to_model(view: <Self::S as ValueSerializer<Self::V>>::Output<'_>) -> Self::M;
