@@ -79,7 +79,7 @@ pub trait ValueSerializer<V: ?Sized>: Send + Sync + 'static {
 
 /// A value argument that stands for a `V` in batch writes: `V` itself or `&V`, and for raw
 /// byte values (`V = [u8]`) any owned or borrowed byte buffer (`Vec<u8>`, `[u8; N]`,
-/// `Box<[u8]>`, and references to them).
+/// `Box<[u8]>`, rkyv's `AlignedVec`, and references to them).
 ///
 /// ```
 /// # let storage = zerotable::Storage::in_memory();
@@ -119,7 +119,10 @@ macro_rules! bytes_like {
     )*};
 }
 
-bytes_like!(Vec<u8>; &Vec<u8>; Box<[u8]>; &Box<[u8]>; [u8; N], const N; &[u8; N], const N);
+bytes_like!(
+    Vec<u8>; &Vec<u8>; Box<[u8]>; &Box<[u8]>; [u8; N], const N; &[u8; N], const N;
+    ::rkyv::util::AlignedVec<N>, const N; &::rkyv::util::AlignedVec<N>, const N;
+);
 
 /// A [`ValueSerializer`] that can also hand out the view of stored bytes without checking them
 /// first: the opt-in behind [`Table::get_unchecked`](crate::Table::get_unchecked), for formats
