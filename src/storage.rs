@@ -83,16 +83,39 @@ impl std::fmt::Debug for Storage {
 impl Storage {
     /// Opens the redb file at `path`, creating it if missing, with default options (every
     /// commit fsynced). For other options use [`RedbEngine::open_with`] with [`Storage::new`].
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let storage = zerotable::Storage::open(dir.path().join("app.redb"))?;
+    /// let users = storage.raw_table::<u64>("users")?;
+    /// users.put(&1, b"ada")?;
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Ok(Self::new(RedbEngine::open(path)?))
     }
 
     /// A fresh in-memory storage with the same semantics as redb, persisting nothing.
+    ///
+    /// ```
+    /// let storage = zerotable::Storage::in_memory();
+    /// let cache = storage.raw_table::<String>("cache")?;
+    /// cache.put("k", b"v")?;
+    /// assert_eq!(cache.len()?, 1);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn in_memory() -> Self {
         Self::new(MemoryEngine::new())
     }
 
     /// Storage over any [`Engine`].
+    ///
+    /// ```
+    /// use zerotable::{MemoryEngine, Storage};
+    /// let storage = Storage::new(MemoryEngine::new());
+    /// assert_eq!(storage.engine().name(), "memory");
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn new(engine: impl Engine) -> Self {
         // A redb file learns how to count its handles, for the error of a second open.
         let open_file = (&engine as &dyn Any)
@@ -114,6 +137,17 @@ impl Storage {
     ///
     /// [`handles`](Self::handles) counts this `Storage` and its clones as storages, and every
     /// other holder of `engine` (tables, other storages made from it) as tables.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use zerotable::{Engine, MemoryEngine, Storage};
+    /// let engine: Arc<dyn Engine> = Arc::new(MemoryEngine::new());
+    /// let a = Storage::from_arc(engine.clone());
+    /// let b = Storage::from_arc(engine);
+    /// a.raw_table::<u8>("t")?.put(&1, b"x")?;
+    /// assert_eq!(b.raw_table::<u8>("t")?.len()?, 1); // the same database
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn from_arc(engine: Arc<dyn Engine>) -> Self {
         Storage {
             engine,
@@ -177,6 +211,12 @@ impl Storage {
     }
 
     /// The engine behind this storage.
+    ///
+    /// ```
+    /// let storage = zerotable::Storage::in_memory();
+    /// assert_eq!(storage.engine().name(), "memory");
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn engine(&self) -> &Arc<dyn Engine> {
         &self.engine
     }
@@ -184,6 +224,12 @@ impl Storage {
     /// The optional capabilities of the engine: what [`size_on_disk`](Self::size_on_disk),
     /// [`compact`](Self::compact), [`flush`](Self::flush) and
     /// [`check_integrity`](Self::check_integrity) can do here.
+    ///
+    /// ```
+    /// let storage = zerotable::Storage::in_memory();
+    /// assert!(!storage.capabilities().size_on_disk); // nothing on disk to measure
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn capabilities(&self) -> Capabilities {
         self.engine.capabilities()
     }
@@ -191,6 +237,14 @@ impl Storage {
     // ---- tables ----
 
     /// Opens table `name` with any serializer, as version 0 of its type.
+    ///
+    /// ```
+    /// use zerotable::RawSerializer;
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let blobs = storage.table::<u64, [u8], _>("blobs", RawSerializer)?;
+    /// blobs.put(&1, b"bytes")?;
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn table<K, V, S>(&self, name: &str, serializer: S) -> Result<Table<K, V, S>>
     where
         K: IntoKeyBytes + FromKeyBytes,
@@ -208,6 +262,18 @@ impl Storage {
     /// the catalog in a transaction of its own, so open tables before starting a write
     /// transaction on the same thread (inside one it fails with
     /// [`NestedWrite`](crate::EngineErrorKind::NestedWrite)).
+    ///
+    /// ```
+    /// use zerotable::{RawSerializer, TableOptions};
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let v2 = TableOptions::default().version(2);
+    /// let blobs = storage.table_with::<u64, [u8], _>("blobs", RawSerializer, v2.clone())?;
+    /// blobs.put(&1, b"bytes")?;
+    /// assert_eq!(storage.table_record("blobs")?.unwrap().version, 2);
+    /// // Another version of the same table is refused.
+    /// assert!(storage.table_with::<u64, [u8], _>("blobs", RawSerializer, TableOptions::default()).is_err());
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn table_with<K, V, S>(
         &self,
         name: &str,
@@ -252,6 +318,18 @@ impl Storage {
     /// A table whose puts take already-archived `V` bytes (validated before storing); reads see
     /// `&Archived<V>`, validated. It stores the same bytes as [`rkyv_table`](Self::rkyv_table),
     /// so both can open the same table.
+    ///
+    /// ```
+    /// #[derive(rkyv::Archive, rkyv::Serialize)]
+    /// struct Session { user: u64 }
+    ///
+    /// let storage = zerotable::Storage::in_memory();
+    /// let sessions = storage.rkyv_borrowed_table::<u64, Session>("sessions")?;
+    /// let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&Session { user: 7 }).unwrap();
+    /// sessions.put(&1, &bytes)?; // already archived: stored as is, after validation
+    /// assert_eq!(sessions.get(&1, |s| s.user.to_native())?, Some(7));
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn rkyv_borrowed_table<K, V>(&self, name: &str) -> Result<RkyvBytesTable<K, V>>
     where
         K: IntoKeyBytes + FromKeyBytes,
@@ -262,6 +340,21 @@ impl Storage {
 
     /// A table of finished FlatBuffers whose root is `T` (verified before storing); reads see
     /// the verified root table borrowed from the stored bytes.
+    ///
+    /// ```
+    /// # #[cfg(feature = "example-schemas")] {
+    /// use zerotable::schemas::{Monster, MonsterArgs, finish_monster_buffer};
+    /// let storage = zerotable::Storage::in_memory();
+    /// let monsters = storage.flatbuffers_table::<u64, Monster>("monsters")?;
+    /// let mut fbb = flatbuffers::FlatBufferBuilder::new();
+    /// let name = fbb.create_string("orc");
+    /// let orc = Monster::create(&mut fbb, &MonsterArgs { name: Some(name), hp: 80, ..Default::default() });
+    /// finish_monster_buffer(&mut fbb, orc);
+    /// monsters.put(&1, fbb.finished_data())?;
+    /// assert_eq!(monsters.get(&1, |m| m.hp())?, Some(80));
+    /// # }
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn flatbuffers_table<K, T>(&self, name: &str) -> Result<FlatBuffersTable<K, T>>
     where
         K: IntoKeyBytes + FromKeyBytes,
@@ -336,11 +429,31 @@ impl Storage {
     /// Starts a write transaction for code that cannot use a closure: call
     /// [`WriteTx::commit`], or drop it to roll back. Waits while another thread writes; fails
     /// with [`NestedWrite`](crate::EngineErrorKind::NestedWrite) if this thread already does.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let log = storage.raw_table::<u64>("log")?;
+    /// let tx = storage.begin_write()?;
+    /// log.put_in(&tx, &1, b"first")?;
+    /// tx.commit()?;
+    /// assert_eq!(log.len()?, 1);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn begin_write(&self) -> Result<WriteTx<'static>> {
         self.begin_write_with(WriteOptions::DEFAULT)
     }
 
     /// [`begin_write`](Self::begin_write) with this transaction's [`WriteOptions`].
+    ///
+    /// ```
+    /// use zerotable::{Durability, WriteOptions};
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let log = storage.raw_table::<u64>("log")?;
+    /// let tx = storage.begin_write_with(WriteOptions::durability(Durability::None))?;
+    /// log.put_in(&tx, &1, b"not fsynced")?;
+    /// tx.commit()?;
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn begin_write_with(&self, options: WriteOptions) -> Result<WriteTx<'static>> {
         let origin = engine_id(&self.engine);
         Ok(WriteTx::owned(self.engine.begin_write(options)?, origin))
@@ -361,6 +474,16 @@ impl Storage {
     }
 
     /// A consistent snapshot of every table, for code that cannot use a closure.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("t")?;
+    /// t.put(&1, b"old")?;
+    /// let snapshot = storage.snapshot()?;
+    /// t.put(&1, b"new")?;
+    /// assert_eq!(t.get_in(&snapshot, &1, |v| v.to_vec())?, Some(b"old".to_vec()));
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn snapshot(&self) -> Result<Snapshot> {
         Ok(Snapshot::new(
             self.engine.begin_read()?,
@@ -371,6 +494,14 @@ impl Storage {
     // ---- the catalog and administration ----
 
     /// Names of the typed tables (those with a catalog record), ascending.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// storage.raw_table::<u8>("b")?;
+    /// storage.raw_table::<u8>("a")?;
+    /// assert_eq!(storage.list_tables()?, ["a", "b"]);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn list_tables(&self) -> Result<Vec<String>> {
         Ok(self.tables()?.into_iter().map(|(name, _)| name).collect())
     }
@@ -391,12 +522,29 @@ impl Storage {
     }
 
     /// The catalog record of table `name`, if it is a typed table.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// storage.raw_table::<(String, u64)>("events")?;
+    /// let record = storage.table_record("events")?.unwrap();
+    /// assert_eq!(record.format, "raw");
+    /// assert_eq!(storage.table_record("missing")?, None);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn table_record(&self, name: &str) -> Result<Option<TableRecord>> {
         validate_table_name(name)?;
         catalog::record_of(&*self.engine, name)
     }
 
     /// Whether table `name` exists (has a catalog record).
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// assert!(!storage.table_exists("t")?);
+    /// storage.raw_table::<u8>("t")?;
+    /// assert!(storage.table_exists("t")?);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn table_exists(&self, name: &str) -> Result<bool> {
         Ok(self.table_record(name)?.is_some())
     }
@@ -409,6 +557,16 @@ impl Storage {
     /// write through one stores entries without a catalog record, which no typed open accepts
     /// afterwards (their type is unknown) until the table is dropped again. Open the table
     /// anew after dropping it.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("t")?;
+    /// t.put(&1, b"x")?;
+    /// drop(t);
+    /// assert!(storage.drop_table("t")?);
+    /// assert!(!storage.table_exists("t")?);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn drop_table(&self, name: &str) -> Result<bool> {
         validate_table_name(name)?;
         let native = self.capabilities().table_admin;
@@ -426,6 +584,13 @@ impl Storage {
 
     /// Entry count and stored bytes of table `name` (capability
     /// [`table_admin`](Capabilities::table_admin)).
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// storage.raw_table::<u8>("t")?.put(&1, b"abc")?;
+    /// assert_eq!(storage.table_stats("t")?.entries, 1);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn table_stats(&self, name: &str) -> Result<TableStats> {
         validate_table_name(name)?;
         run_read(&*self.engine, |reader| reader.table_stats(name)).map_err(|e| e.on_table(name))
@@ -433,18 +598,47 @@ impl Storage {
 
     /// Bytes the database occupies on disk (capability
     /// [`size_on_disk`](Capabilities::size_on_disk)).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let storage = zerotable::Storage::open(dir.path().join("app.redb"))?;
+    /// assert!(storage.size_on_disk()? > 0);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn size_on_disk(&self) -> Result<u64> {
         self.engine.size_on_disk()
     }
 
     /// Reclaims free space (redb compaction); fails while snapshots or transactions are open.
     /// Returns whether anything was done (capability [`compact`](Capabilities::compact)).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let storage = zerotable::Storage::open(dir.path().join("app.redb"))?;
+    /// let t = storage.raw_table::<u32>("t")?;
+    /// t.put_batch((0..1000u32).map(|i| (i, [0u8; 64])))?;
+    /// for i in 0..1000u32 {
+    ///     t.delete(&i)?;
+    /// }
+    /// storage.compact()?; // true if it shrank the file
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn compact(&self) -> Result<bool> {
         self.engine.compact()
     }
 
     /// Makes every commit so far durable, including those made with
     /// [`Durability::None`](crate::Durability::None) (capability [`flush`](Capabilities::flush)).
+    ///
+    /// ```
+    /// use zerotable::{Durability, RedbEngine, RedbOptions, Storage};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let options = RedbOptions::default().durability(Durability::None);
+    /// let storage = Storage::new(RedbEngine::open_with(dir.path().join("app.redb"), options)?);
+    /// storage.raw_table::<u8>("t")?.put(&1, b"x")?; // committed, not yet fsynced
+    /// storage.flush()?; // now durable
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn flush(&self) -> Result<()> {
         self.engine.flush()
     }

@@ -76,6 +76,16 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Commits every write atomically.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("t")?;
+    /// let tx = storage.begin_write()?;
+    /// t.put_in(&tx, &1, b"x")?;
+    /// tx.commit()?;
+    /// assert!(t.contains(&1)?);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn commit(self) -> Result<()> {
         match self.txn {
             Txn::Owned(txn) => txn.commit(),
@@ -91,9 +101,28 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Discards every write (the same as dropping the transaction).
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("t")?;
+    /// let tx = storage.begin_write()?;
+    /// t.put_in(&tx, &1, b"x")?;
+    /// tx.rollback();
+    /// assert!(!t.contains(&1)?);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn rollback(self) {}
 
     /// The engine transaction, for what the typed API does not cover.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// storage.write(|tx| {
+    ///     tx.engine_txn().put("raw_table_of_my_own", b"key", b"value")?;
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn engine_txn(&self) -> &dyn WriteTxn {
         match &self.txn {
             Txn::Owned(txn) => &**txn,
@@ -135,6 +164,14 @@ impl Snapshot {
     }
 
     /// The engine snapshot, for what the typed API does not cover.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// storage.raw_table::<u8>("t")?.put(&1, b"x")?;
+    /// let snapshot = storage.snapshot()?;
+    /// assert_eq!(snapshot.engine_txn().len("t")?, 1);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn engine_txn(&self) -> &dyn ReadTxn {
         &*self.txn
     }

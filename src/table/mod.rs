@@ -73,6 +73,13 @@ where
     }
 
     /// The table's name.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("events")?;
+    /// assert_eq!(t.name(), "events");
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -99,6 +106,17 @@ where
     }
 
     /// [`get`](Self::get) within a snapshot or write transaction (seeing its writes).
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<String>("t")?;
+    /// t.put("a", b"1")?;
+    /// let both = storage.read(|snap| {
+    ///     Ok((t.get_in(snap, "a", |v| v.to_vec())?, t.get_in(snap, "b", |v| v.to_vec())?))
+    /// })?;
+    /// assert_eq!(both, (Some(b"1".to_vec()), None));
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     #[inline]
     pub fn get_in<T, Q, F, R>(&self, reader: &T, key: &Q, read: F) -> Result<Option<R>>
     where
@@ -126,6 +144,17 @@ where
     }
 
     /// [`contains`](Self::contains) within a snapshot or write transaction.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("t")?;
+    /// storage.write(|tx| {
+    ///     t.put_in(tx, &1, b"x")?;
+    ///     assert!(t.contains_in(tx, &1)?);
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn contains_in<T, Q>(&self, reader: &T, key: &Q) -> Result<bool>
     where
         T: Reader,
@@ -135,21 +164,57 @@ where
     }
 
     /// Number of entries.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("t")?;
+    /// t.put_batch([(1u8, [1u8]), (2, [2])])?;
+    /// assert_eq!(t.len()?, 2);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn len(&self) -> Result<u64> {
         self.len_via(Via::AutoCommit(&*self.engine))
     }
 
     /// [`len`](Self::len) within a snapshot or write transaction.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("t")?;
+    /// let snapshot = storage.snapshot()?;
+    /// t.put(&1, b"x")?;
+    /// assert_eq!(t.len_in(&snapshot)?, 0);
+    /// assert_eq!(t.len()?, 1);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn len_in<T: Reader>(&self, reader: &T) -> Result<u64> {
         self.len_via(Via::reader(reader))
     }
 
     /// Whether the table has no entries.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("t")?;
+    /// assert!(t.is_empty()?);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)
     }
 
     /// [`is_empty`](Self::is_empty) within a snapshot or write transaction.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("t")?;
+    /// storage.write(|tx| {
+    ///     t.put_in(tx, &1, b"x")?;
+    ///     assert!(!t.is_empty_in(tx)?);
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn is_empty_in<T: Reader>(&self, reader: &T) -> Result<bool> {
         Ok(self.len_in(reader)? == 0)
     }
@@ -169,6 +234,15 @@ where
     }
 
     /// [`stats`](Self::stats) within a snapshot or write transaction (counting its writes).
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("t")?;
+    /// t.put(&1, b"abc")?;
+    /// let stats = storage.read(|snap| t.stats_in(snap))?;
+    /// assert_eq!(stats.entries, 1);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn stats_in<T: Reader>(&self, reader: &T) -> Result<TableStats> {
         self.stats_via(Via::reader(reader))
     }
@@ -199,6 +273,15 @@ where
     }
 
     /// [`get_many`](Self::get_many) within a snapshot or write transaction.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u64>("t")?;
+    /// t.put(&2, b"two")?;
+    /// let lens = storage.read(|snap| t.get_many_in(snap, [1u64, 2], |v| v.map(|v| v.len())))?;
+    /// assert_eq!(lens, [None, Some(3)]);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn get_many_in<T, I, F, R>(&self, reader: &T, keys: I, read: F) -> Result<Vec<R>>
     where
         T: Reader,

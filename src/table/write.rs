@@ -85,6 +85,17 @@ where
     }
 
     /// [`put`](Self::put) within a write transaction.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let accounts = storage.raw_table::<String>("accounts")?;
+    /// storage.write(|tx| {
+    ///     accounts.put_in(tx, "alice", b"90")?;
+    ///     accounts.put_in(tx, "bob", b"110")
+    /// })?;
+    /// assert_eq!(accounts.len()?, 2);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn put_in<Q>(&self, tx: &WriteTx<'_>, key: &Q, value: &V) -> Result<()>
     where
         Q: KeyLike<K> + ?Sized,
@@ -113,6 +124,15 @@ where
     }
 
     /// [`delete`](Self::delete) within a write transaction.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u8>("t")?;
+    /// t.put(&1, b"x")?;
+    /// let removed = storage.write(|tx| t.delete_in(tx, &1))?;
+    /// assert!(removed);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn delete_in<Q>(&self, tx: &WriteTx<'_>, key: &Q) -> Result<bool>
     where
         Q: KeyLike<K> + ?Sized,
@@ -142,6 +162,14 @@ where
     }
 
     /// [`put_batch`](Self::put_batch) within a write transaction.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let t = storage.raw_table::<u32>("t")?;
+    /// storage.write(|tx| t.put_batch_in(tx, (0..10u32).map(|i| (i, i.to_be_bytes()))))?;
+    /// assert_eq!(t.len()?, 10);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn put_batch_in<I, Q, B>(&self, tx: &WriteTx<'_>, items: I) -> Result<()>
     where
         I: IntoIterator<Item = (Q, B)>,
@@ -195,6 +223,18 @@ where
     }
 
     /// [`update`](Self::update) within a write transaction.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let stock = storage.raw_table::<String>("stock")?;
+    /// stock.put("apples", &[5])?;
+    /// storage.write(|tx| {
+    ///     stock.update_in(tx, "apples", |n| n.map(|n| [n[0] - 1]))?;
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(stock.get("apples", |n| n[0])?, Some(4));
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn update_in<Q, F, B>(&self, tx: &WriteTx<'_>, key: &Q, change: F) -> Result<bool>
     where
         Q: KeyLike<K> + ?Sized,
@@ -258,6 +298,14 @@ where
     }
 
     /// [`compare_and_swap`](Self::compare_and_swap) within a write transaction.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let locks = storage.raw_table::<String>("locks")?;
+    /// let taken = storage.write(|tx| locks.compare_and_swap_in(tx, "job", None, Some(b"me".as_slice())))?;
+    /// assert!(taken);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn compare_and_swap_in<Q>(
         &self,
         tx: &WriteTx<'_>,
@@ -319,6 +367,14 @@ where
     }
 
     /// [`get_or_insert`](Self::get_or_insert) within a write transaction.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let ids = storage.raw_table::<String>("ids")?;
+    /// let id = storage.write(|tx| ids.get_or_insert_in(tx, "ada", || 1u64.to_be_bytes(), |v| v.to_vec()))?;
+    /// assert_eq!(id, 1u64.to_be_bytes());
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn get_or_insert_in<Q, M, B, F, R>(
         &self,
         tx: &WriteTx<'_>,
