@@ -55,6 +55,7 @@
 //!   catalog ([`TableRecord`]); [`error`]: the crate error and the engine error with its kinds.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod catalog;
 pub mod codec;
@@ -63,10 +64,12 @@ pub mod engines;
 pub mod error;
 pub mod scan;
 #[cfg(feature = "example-schemas")]
+#[cfg_attr(docsrs, doc(cfg(feature = "example-schemas")))]
 pub mod schemas;
 mod storage;
 mod table;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod txn;
 
@@ -86,7 +89,7 @@ pub use engine::{
     TableStats, WriteOptions, WriteTxn, catch_engine_panic,
 };
 pub use engines::{MemoryEngine, RedbEngine, RedbOptions};
-pub use error::{EngineError, EngineErrorKind, Error, Operation, Result};
+pub use error::{EngineError, EngineErrorKind, Error, Handles, Holder, Operation, Result};
 pub use scan::{Scanner, Values};
 pub use storage::{FlatBuffersTable, RawTable, RkyvBytesTable, RkyvTable, Storage};
 pub use table::Table;
