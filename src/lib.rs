@@ -59,6 +59,7 @@
 
 mod catalog;
 pub mod codec;
+pub mod cookbook;
 pub mod engine;
 pub mod engines;
 pub mod error;
