@@ -53,6 +53,14 @@
 //!   [`KeyType`]) and value formats ([`ValueSerializer`]).
 //! - [`Storage`], [`Table`], [`Scanner`], [`WriteTx`], [`Snapshot`]: the typed layer; the
 //!   catalog ([`TableRecord`]); [`error`]: the crate error and the engine error with its kinds.
+//!   Keys and bounds are taken borrowed: any [`KeyLike`] of the key type (`"ada"` for a
+//!   `String` key, `("ada", 7)` for a `(String, u64)` key), ranges as [`KeyBounds`].
+//! - [`cookbook`]: complete recipes — paging, a reverse time window, an index table kept in the
+//!   same transaction, updating a struct through rkyv, a compare-and-swap loop, your own engine,
+//!   your own FlatBuffers schema.
+//! - rkyv types can be derived through the re-export, with no rkyv dependency of your own:
+//!   `#[derive(zerotable::rkyv::Archive, zerotable::rkyv::Serialize)]` with
+//!   `#[rkyv(crate = zerotable::rkyv)]` (see the cookbook).
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -103,6 +103,11 @@ where
     /// Passes over the first `n` entries (not decoded), as [`Iterator::skip`]: with
     /// [`take`](Self::take), a page.
     ///
+    /// To page across snapshots (each page its own auto-commit scan), start the next page
+    /// *after* the last key seen — `range((Bound::Excluded(last), Bound::Unbounded))` — rather
+    /// than at it with `skip(1)`: if that key was deleted in between, `skip(1)` would pass over
+    /// the next one. Inside one snapshot both are exact.
+    ///
     /// ```
     /// # let storage = zerotable::Storage::in_memory();
     /// let t = storage.raw_table::<u64>("t")?;
@@ -403,11 +408,7 @@ where
 
     /// Walks the encoded entries of the scan in `reader`, applying `skip` and `take`.
     #[inline]
-    fn walk(
-        &self,
-        reader: &dyn ReadOps,
-        row: &mut Visit<'_>,
-    ) -> Result<()> {
+    fn walk(&self, reader: &dyn ReadOps, row: &mut Visit<'_>) -> Result<()> {
         let range = self.bounds.range(self.reverse);
         let name = &self.table.name;
         match (self.skip, self.take) {
