@@ -7,30 +7,20 @@
 //! One case needs a second process, made by re-running this test binary with
 //! [`child_process_helper`] selected: another process holding the database.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-use std::{fs, io, thread};
+mod common;
 
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::child::{
+    NOBODY, check_as_nobody, child_command, child_role, hold_database, spawn_until_ready,
+    unprivileged_checks, writes_ignore_permission_bits,
+};
 use rkyv::{Archive, Serialize};
 use tempfile::TempDir;
 use zerotable::error::{Handles, Holder};
 use zerotable::{EngineErrorKind, Error, Operation, Storage, TableOptions};
-
-/// The environment variable that makes [`child_process_helper`] act; its value is the role.
-const CHILD_ROLE: &str = "ZEROTABLE_ERROR_MESSAGES_CHILD";
-/// The file (or directory) the child works on.
-const CHILD_PATH: &str = "ZEROTABLE_ERROR_MESSAGES_PATH";
-/// What an unprivileged child prints once its checks passed.
-const CHECKED: &str = "ERROR-MESSAGES-CHILD-CHECKED";
-/// `nobody` on Linux: the user the unprivileged child runs as.
-const NOBODY: u32 = 65534;
-/// What the holding child prints once its database is open.
-const READY: &str = "ERROR-MESSAGES-CHILD-READY";
 
 /// The error of an open that must fail.
 fn open_err(path: &Path) -> Error {
@@ -222,56 +212,11 @@ fn close_works_on_every_engine() {
     storage.close().unwrap();
 }
 
-/// A child process killed (by its own id) and reaped when the guard goes.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Re-runs this test binary with only [`child_process_helper`] selected, in `role`.
-fn child_command(role: &str, path: &Path) -> Command {
-    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
-    command
-        .args([
-            "--exact",
-            "child_process_helper",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ROLE, role)
-        .env(CHILD_PATH, path);
-    command
-}
-
 #[test]
 fn a_file_locked_by_another_process_says_so() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("other.redb");
-    let mut child = ChildGuard(
-        child_command("hold", &path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn the holding process"),
-    );
-    let stdout = child.0.stdout.take().expect("piped stdout");
-    let (send, receive) = mpsc::channel();
-    thread::spawn(move || {
-        let ready = BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .any(|line| line.contains(READY));
-        let _ = send.send(ready);
-    });
-    assert_eq!(
-        receive.recv_timeout(Duration::from_secs(60)).ok(),
-        Some(true),
-        "the child never reported the database open"
-    );
+    let _child = spawn_until_ready("hold", &path);
 
     let err = open_err(&path);
     let message = assert_open_error(&err, &path, EngineErrorKind::AlreadyOpen);
@@ -341,15 +286,6 @@ fn a_missing_directory_or_a_directory_given_as_the_file_says_so() {
     assert_says(&message, &["is a directory", "app.redb"]);
 }
 
-/// Whether this process writes files despite their permission bits (root, or
-/// `CAP_DAC_OVERRIDE`).
-fn permission_bits_ignored(read_only_file: &Path) -> bool {
-    fs::OpenOptions::new()
-        .write(true)
-        .open(read_only_file)
-        .is_ok()
-}
-
 /// Files and directories in `dir` that a user other than their owner (root's files seen by
 /// `nobody`, or this user's files made inaccessible) cannot use, made by [`permission_cases`].
 const READ_ONLY_FILE: &str = "read-only.redb";
@@ -409,31 +345,15 @@ fn check_permission_messages(dir: &Path) {
 fn missing_permissions_are_named() {
     let dir = TempDir::new().unwrap();
     permission_cases(dir.path());
-    if !permission_bits_ignored(&dir.path().join(READ_ONLY_FILE)) {
+    if !writes_ignore_permission_bits(&dir.path().join(READ_ONLY_FILE)) {
         check_permission_messages(dir.path());
         return;
     }
     // Root: permission bits do not stop this process. Check as `nobody`, in a child.
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let output = child_command("permissions", dir.path())
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .stdin(Stdio::null())
-        .output();
-    let output = match output {
-        Ok(output) => output,
-        Err(err) => {
-            println!("skipped: root ignores permission bits, and no child as uid {NOBODY} ({err})");
-            return;
-        }
-    };
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains(CHECKED),
-        "the unprivileged child failed: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if let Err(err) = check_as_nobody(&mut child_command("permissions", dir.path())) {
+        println!("skipped: root ignores permission bits, and no child as uid {NOBODY} ({err})");
+    }
 }
 
 #[derive(Archive, Serialize)]
@@ -552,37 +472,20 @@ fn a_table_type_mismatch_points_to_versions_and_migration() {
     assert_says(&err.to_string(), &["version=0", "version=1", "migrate it"]);
 }
 
-/// Not a test of its own: the body of the child processes above, selected by [`CHILD_ROLE`].
-/// Without it (a normal run) it does nothing.
+/// Not a test of its own: the body of the child processes above, selected by the role
+/// [`common::child::child_command`] puts in the environment. Without it (a normal run) it does
+/// nothing.
 #[test]
 fn child_process_helper() {
-    let Ok(role) = std::env::var(CHILD_ROLE) else {
+    let Some((role, path)) = child_role() else {
         return;
     };
-    let path = PathBuf::from(std::env::var_os(CHILD_PATH).expect("the path"));
     match role.as_str() {
-        "hold" => {
-            let storage = Storage::open(&path).expect("the child opens the database");
-            storage
-                .raw_table::<u64>("rows")
-                .unwrap()
-                .put(&1, b"child")
-                .unwrap();
-            let mut stdout = io::stdout();
-            writeln!(stdout, "{READY}").unwrap();
-            stdout.flush().unwrap();
-            // Hold the database until the parent closes stdin or kills this process.
-            let mut line = String::new();
-            while io::stdin().read_line(&mut line).is_ok_and(|read| read > 0) {}
-        }
-        "permissions" => {
-            assert!(
-                !permission_bits_ignored(&path.join(READ_ONLY_FILE)),
-                "the child can write a 0o444 file"
-            );
+        // Hold the database until the parent closes stdin or kills this process.
+        "hold" => hold_database(&path, b"child"),
+        "permissions" => unprivileged_checks(&path.join(READ_ONLY_FILE), || {
             check_permission_messages(&path);
-            println!("{CHECKED}");
-        }
+        }),
         other => panic!("unknown child role {other:?}"),
     }
 }

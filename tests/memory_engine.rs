@@ -4,50 +4,20 @@
 //! the design says (a first write after a snapshot copies one path, not the table; a row costs
 //! less than twice its raw bytes) — measured with a counting allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::{Cell, RefCell};
+mod common;
+
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::{Bound, ControlFlow};
 
+use common::counting::{allocated_bytes, live_bytes};
 use proptest::prelude::*;
 use zerotable::engine::{Engine, KeyRange, ReadOps, WriteOptions, WriteTxn};
 use zerotable::{EngineError, EngineErrorKind, MemoryEngine};
 
 /// Counts the bytes allocated and freed by the current thread (tests run on parallel threads).
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATED: Cell<u64> = const { Cell::new(0) };
-    static LIVE: Cell<i64> = const { Cell::new(0) };
-}
-
-fn count(allocated: usize, freed: usize) {
-    let _ = ALLOCATED.try_with(|n| n.set(n.get() + allocated as u64));
-    let _ = LIVE.try_with(|n| n.set(n.get() + allocated as i64 - freed as i64));
-}
-
-// SAFETY: every method forwards to the system allocator unchanged; the only addition is
-// thread-local counters, whose const-initialised `Cell`s never allocate or panic.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size(), 0);
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(0, layout.size());
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size, layout.size());
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+static GLOBAL: common::counting::CountingAllocator = common::counting::CountingAllocator;
 
 type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -393,11 +363,11 @@ fn the_first_write_after_a_snapshot_copies_a_path_not_the_table() {
         });
     }
     let snapshot = engine.begin_read().unwrap();
-    let before = ALLOCATED.with(Cell::get);
+    let before = allocated_bytes();
     write(&engine, |txn| {
         txn.put("t", &77_777u64.to_be_bytes(), &[2; 90])
     });
-    let allocated = ALLOCATED.with(Cell::get) - before;
+    let allocated = allocated_bytes() - before;
     assert!(
         allocated < 64 * 1024,
         "the first write after a snapshot allocated {allocated} bytes"
@@ -412,11 +382,11 @@ fn the_first_write_after_a_snapshot_copies_a_path_not_the_table() {
             .unwrap()
     );
     // A second write in another transaction copies one path again, no more.
-    let before = ALLOCATED.with(Cell::get);
+    let before = allocated_bytes();
     write(&engine, |txn| {
         txn.put("t", &88_888u64.to_be_bytes(), &[3; 90])
     });
-    assert!(ALLOCATED.with(Cell::get) - before < 64 * 1024);
+    assert!(allocated_bytes() - before < 64 * 1024);
 }
 
 /// 100,000 rows of 8-byte keys and 90-byte values, loaded in random order, hold less than
@@ -425,7 +395,7 @@ fn the_first_write_after_a_snapshot_copies_a_path_not_the_table() {
 #[test]
 fn a_row_costs_less_than_twice_its_raw_bytes() {
     let rows = 100_000u64;
-    let live_before = LIVE.with(Cell::get);
+    let live_before = live_bytes();
     let engine = MemoryEngine::new();
     for chunk in shuffled(rows, 9).chunks(10_000) {
         write(&engine, |txn| {
@@ -435,7 +405,7 @@ fn a_row_costs_less_than_twice_its_raw_bytes() {
             Ok(())
         });
     }
-    let held = LIVE.with(Cell::get) - live_before;
+    let held = live_bytes() - live_before;
     let raw = (rows * (8 + 90)) as i64;
     println!(
         "{:.1} bytes held per row of {} raw bytes ({:.2}x)",

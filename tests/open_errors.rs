@@ -7,32 +7,24 @@
 //! (another process has the file), and opening as an unprivileged user (read-only files, when
 //! the tests run as root, for whom permission bits do not stop writes).
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
-use std::{fs, io, thread};
+use std::{fs, io};
 
+use common::child::{
+    NOBODY, check_as_nobody, child_command, child_role, hold_database, spawn_until_ready,
+    unprivileged_checks, within, writes_ignore_permission_bits,
+};
 use tempfile::TempDir;
 use zerotable::{EngineError, EngineErrorKind, Error, Operation, Storage};
 
-/// The environment variable that makes [`child_process_helper`] act; its value is the role.
-const CHILD_ROLE: &str = "ZEROTABLE_OPEN_ERRORS_CHILD";
-/// The database file the child works on.
-const CHILD_PATH: &str = "ZEROTABLE_OPEN_ERRORS_PATH";
-/// A read-only directory for the unprivileged child.
+/// A read-only directory for the unprivileged child (its path, in
+/// [`common::child::CHILD_PATH`], is the read-only database file).
 const CHILD_DIR: &str = "ZEROTABLE_OPEN_ERRORS_DIR";
-/// What a holding child prints once its database is open (the test harness may print its own
-/// text before it on the same line).
-const READY: &str = "CHILD-READY";
-/// What an unprivileged child prints once its checks passed.
-const CHECKED: &str = "CHILD-CHECKED";
-/// `nobody` on Linux: the user the unprivileged child runs as.
-const NOBODY: u32 = 65534;
 
 /// `Storage::open`, with a panic turned into a test failure that says so.
 fn open(path: &Path) -> zerotable::Result<Storage> {
@@ -310,67 +302,14 @@ fn a_table_outliving_its_storage_keeps_the_file_open_and_the_refusal_says_so() {
     assert_eq!(again.raw_table::<u64>("rows").unwrap().len().unwrap(), 2);
 }
 
-/// A child process that dies with the guard (killed by its own id, then reaped).
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Re-runs this test binary with only [`child_process_helper`] selected, in `role`.
-fn child_command(role: &str, path: &Path) -> Command {
-    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
-    command
-        .args([
-            "--exact",
-            "child_process_helper",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ROLE, role)
-        .env(CHILD_PATH, path);
-    command
-}
-
-/// Runs `f` on another thread; `None` if it has not finished within `limit`.
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    let (send, receive) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = send.send(f());
-    });
-    receive.recv_timeout(limit).ok()
-}
-
 /// A file another process holds is refused at once (no hang) with `AlreadyOpen`; once that
 /// process is killed the file opens with its acknowledged commit.
 #[test]
 fn a_file_held_open_by_another_process_is_refused_at_once_and_opens_after_it_dies() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("shared.redb");
-    let mut child = ChildGuard(
-        child_command("hold", &path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn the holding process"),
-    );
-
     // Wait for the child to have the database open (and a commit acknowledged).
-    let stdout = child.0.stdout.take().expect("piped stdout");
-    let ready = within(Duration::from_secs(60), move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .any(|line| line.contains(READY))
-    });
-    assert_eq!(
-        ready,
-        Some(true),
-        "the child never reported the database open"
-    );
+    let mut child = spawn_until_ready("hold", &path);
 
     let opened = {
         let path = path.clone();
@@ -394,12 +333,6 @@ fn a_file_held_open_by_another_process_is_refused_at_once_and_opens_after_it_die
         table.get(&1, <[u8]>::to_vec).unwrap(),
         Some(b"written by the child".to_vec())
     );
-}
-
-/// Whether this process may open `path` for writing despite its permission bits (root, or
-/// `CAP_DAC_OVERRIDE`).
-fn writes_ignore_permission_bits(path: &Path) -> bool {
-    fs::OpenOptions::new().write(true).open(path).is_ok()
 }
 
 /// The unprivileged checks, run directly or by the child as `nobody`: the read-only file and
@@ -453,56 +386,27 @@ fn a_read_only_file_or_directory_is_refused_with_error_open_permission_denied() 
          returned {opened:?}; checking as uid {NOBODY} in a child process"
     );
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let output = child_command("read-only", &file)
-        .env(CHILD_DIR, &read_only_dir)
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .stdin(Stdio::null())
-        .output();
-    let output = match output {
-        Ok(output) => output,
-        Err(err) => {
-            println!("skipped: cannot run a child as uid {NOBODY} ({err}), so root's view only");
-            return;
-        }
-    };
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains(CHECKED),
-        "the unprivileged child failed: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut command = child_command("read-only", &file);
+    command.env(CHILD_DIR, &read_only_dir);
+    if let Err(err) = check_as_nobody(&mut command) {
+        println!("skipped: cannot run a child as uid {NOBODY} ({err}), so root's view only");
+    }
 }
 
-/// Not a test of its own: the body of the child processes above, selected by [`CHILD_ROLE`].
-/// Without it (a normal test run) it does nothing.
+/// Not a test of its own: the body of the child processes above, selected by the role
+/// [`common::child::child_command`] puts in the environment. Without it (a normal test run) it
+/// does nothing.
 #[test]
 fn child_process_helper() {
-    let Ok(role) = std::env::var(CHILD_ROLE) else {
+    let Some((role, path)) = child_role() else {
         return;
     };
-    let path = PathBuf::from(std::env::var_os(CHILD_PATH).expect("the database path"));
     match role.as_str() {
-        "hold" => {
-            let storage = Storage::open(&path).expect("the child opens the database");
-            let table = storage.raw_table::<u64>("rows").unwrap();
-            table.put(&1, b"written by the child").unwrap();
-            let mut stdout = io::stdout();
-            writeln!(stdout, "{READY}").unwrap();
-            stdout.flush().unwrap();
-            // Hold the database until the parent closes stdin (or kills this process).
-            let mut line = String::new();
-            while io::stdin().read_line(&mut line).is_ok_and(|read| read > 0) {}
-        }
+        // Hold the database until the parent closes stdin (or kills this process).
+        "hold" => hold_database(&path, b"written by the child"),
         "read-only" => {
             let dir = PathBuf::from(std::env::var_os(CHILD_DIR).expect("the read-only dir"));
-            assert!(
-                !writes_ignore_permission_bits(&path),
-                "the child can write a 0o444 file"
-            );
-            check_read_only(&path, &dir);
-            println!("{CHECKED}");
+            unprivileged_checks(&path, || check_read_only(&path, &dir));
         }
         other => panic!("unknown child role {other:?}"),
     }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound::{self, Excluded, Included, Unbounded};
 use std::ops::RangeBounds;
 
+use common::counting::allocations;
 use common::on_every_fast_engine;
 use proptest::prelude::*;
 use zerotable::{RawSerializer, Scanner, Storage};
@@ -305,39 +306,6 @@ fn string_keys_are_not_allocated_per_row() {
     assert!(during < 50, "{during} allocations for 2,000 rows");
 }
 
-// ---- a counting allocator, for the test above ----
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
-
-// SAFETY: every method forwards to the system allocator unchanged; the only addition is a
-// thread-local counter, whose const-initialised `Cell` never allocates or panics.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+// A counting allocator, for the test above.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: common::counting::CountingAllocator = common::counting::CountingAllocator;

@@ -4,49 +4,16 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 
+use common::counting::allocations_during;
 use common::{User, temp_redb, user};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use zerotable::{Durability, RedbEngine, RedbOptions, Storage};
 
 /// Counts allocations made by the current thread (tests run on parallel threads).
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every method forwards to the system allocator unchanged; the only addition is a
-// thread-local counter, whose const-initialised `Cell` never allocates or panics.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
-/// Heap allocations `work` makes on this thread.
-fn allocations(work: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    work();
-    ALLOCATIONS.with(Cell::get) - before
-}
+static GLOBAL: common::counting::CountingAllocator = common::counting::CountingAllocator;
 
 const LOOKUPS: u64 = 1_000;
 
@@ -75,7 +42,7 @@ fn typed_get_on_the_memory_engine_allocates_nothing() {
     names.put(&(1, -1), b"x").unwrap();
 
     let mut total = 0u64;
-    let count = allocations(|| {
+    let count = allocations_during(|| {
         for i in 0..LOOKUPS {
             total += users
                 .get(&i, |u| u.revenue.to_native() as u64)
@@ -113,8 +80,8 @@ fn typed_get_on_redb_allocates_no_more_than_a_raw_redb_get() {
     (0..LOOKUPS).for_each(raw_get);
     (0..LOOKUPS).for_each(typed_get);
 
-    let raw = allocations(|| (0..LOOKUPS).for_each(raw_get));
-    let typed = allocations(|| (0..LOOKUPS).for_each(typed_get));
+    let raw = allocations_during(|| (0..LOOKUPS).for_each(raw_get));
+    let typed = allocations_during(|| (0..LOOKUPS).for_each(typed_get));
     println!(
         "allocations per get: raw redb {}, typed {}",
         raw as f64 / LOOKUPS as f64,
@@ -138,7 +105,7 @@ fn typed_gets_inside_one_snapshot_on_the_memory_engine_allocate_nothing() {
     let snapshot = storage.snapshot().unwrap();
 
     let mut total = 0u64;
-    let count = allocations(|| {
+    let count = allocations_during(|| {
         for i in 0..LOOKUPS {
             total += users
                 .get_in(&snapshot, &i, |u| u.revenue.to_native() as u64)
@@ -180,13 +147,13 @@ fn typed_gets_inside_one_snapshot_on_redb_allocate_no_more_than_raw_gets_on_an_o
         std::hint::black_box(revenue.unwrap());
     };
     // The snapshot's first get opens (and keeps) its table handle: counted apart, not per get.
-    let first = allocations(|| typed_get(0));
+    let first = allocations_during(|| typed_get(0));
     // Warm both paths (page cache, lazily initialised state) before counting.
     (0..LOOKUPS).for_each(raw_get);
     (0..LOOKUPS).for_each(typed_get);
 
-    let raw = allocations(|| (0..LOOKUPS).for_each(raw_get));
-    let typed = allocations(|| (0..LOOKUPS).for_each(typed_get));
+    let raw = allocations_during(|| (0..LOOKUPS).for_each(raw_get));
+    let typed = allocations_during(|| (0..LOOKUPS).for_each(typed_get));
     println!(
         "allocations per get in one read transaction: raw redb on an open table {}, typed in \
          one snapshot {} (its first get, which opens the table: {first})",
@@ -225,8 +192,8 @@ fn a_typed_scan_allocates_nothing_per_row_beyond_a_raw_redb_iteration() {
     };
     raw_scan();
     typed_scan();
-    let raw = allocations(raw_scan);
-    let typed = allocations(typed_scan);
+    let raw = allocations_during(raw_scan);
+    let typed = allocations_during(typed_scan);
     println!("allocations per scan of {LOOKUPS} rows: raw redb {raw}, typed {typed}");
     // A handful per scan (transaction, iterator), none per row: same as redb's own iteration.
     assert!(
@@ -266,8 +233,8 @@ fn a_typed_put_allocates_no_more_than_a_raw_redb_insert_of_archived_bytes() {
     (0..100).for_each(typed_put);
 
     const PUTS: u64 = 200;
-    let raw = allocations(|| (100..100 + PUTS).for_each(raw_put));
-    let typed = allocations(|| (100..100 + PUTS).for_each(typed_put));
+    let raw = allocations_during(|| (100..100 + PUTS).for_each(raw_put));
+    let typed = allocations_during(|| (100..100 + PUTS).for_each(typed_put));
     println!(
         "allocations per put: raw redb {:.2}, typed {:.2}",
         raw as f64 / PUTS as f64,
@@ -294,13 +261,13 @@ fn a_memory_engine_commit_does_not_copy_the_table_when_no_snapshot_shares_it() {
     users.put(&10_000, b"warm").unwrap();
     // Copy-on-write must only copy a table some snapshot still shares; a commit that copied
     // it anyway would allocate once per entry (10,000 keys and values).
-    let count = allocations(|| users.put(&10_001, b"new").unwrap());
+    let count = allocations_during(|| users.put(&10_001, b"new").unwrap());
     assert!(
         count < 100,
         "one put allocated {count} times: the table was copied"
     );
     let snapshot = storage.snapshot().unwrap();
-    let shared = allocations(|| users.put(&10_002, b"new").unwrap());
+    let shared = allocations_during(|| users.put(&10_002, b"new").unwrap());
     println!("allocations of one put: no snapshot {count}, with a live snapshot {shared}");
     assert!(
         shared < 100,

@@ -1,6 +1,10 @@
 //! Shared fixtures for the integration tests: a realistic record, builders for FlatBuffers
-//! values, and a way to run one test body on every engine.
+//! values, a way to run one test body on every engine, child processes ([`child`]) and a
+//! counting allocator ([`counting`]).
 #![allow(dead_code)] // each test binary uses its own subset
+
+pub mod child;
+pub mod counting;
 
 use std::path::PathBuf;
 
