@@ -422,6 +422,16 @@ impl fmt::Display for Hint {
     }
 }
 
+/// An error's message without the line breaks some validators end it with (the FlatBuffers
+/// verifier does), so that what follows it stays on its line.
+struct Trimmed<'a>(&'a BoxError);
+
+impl fmt::Display for Trimmed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.to_string().trim_end())
+    }
+}
+
 /// `table `x`` or nothing.
 struct OnTable<'a>(&'a Option<String>);
 
@@ -470,9 +480,10 @@ pub enum Error {
     /// corrupted, or were written as another type. Nothing is skipped silently: the key is named
     /// so the entry can be inspected, rewritten or deleted.
     #[error(
-        "stored value for key {key} in table `{table}` is not a valid {format} value: {source}; \
+        "stored value for key {key} in table `{table}` is not a valid {format} value: {}; \
          rewrite the entry with put or remove it with delete (if many entries fail, the value \
-         type changed without a new version: migrate the table, see Error::TableTypeMismatch)"
+         type changed without a new version: migrate the table, see Error::TableTypeMismatch)",
+        Trimmed(source)
     )]
     CorruptValue {
         /// The table holding the entry.
@@ -515,8 +526,9 @@ pub enum Error {
     /// Pre-serialized bytes handed to `put` failed validation, so they were refused before
     /// reaching the store. Nothing was stored.
     #[error(
-        "value rejected for table `{table}`: not a valid {format} value: {source}; nothing was \
-         stored: pass bytes serialized as the table's value type"
+        "value rejected for table `{table}`: not a valid {format} value: {}; nothing was \
+         stored: pass bytes serialized as the table's value type",
+        Trimmed(source)
     )]
     InvalidValue {
         /// The table written to.

@@ -148,6 +148,11 @@ fn garbage_flatbuffers_values_are_corrupt_value_errors() {
         bad_offset[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
         plant(&storage, "monsters", 2, &bad_offset);
         assert_corrupt(monsters.get(&2, |m| m.hp()), "monsters", 2);
+        // The verifier ends some messages with a line break; ours stays on one line.
+        let refused = monsters.put(&3, &[0xFF; 64]).unwrap_err().to_string();
+        assert!(!refused.contains('\n'), "{refused:?}");
+        let corrupt = monsters.get(&2, |m| m.hp()).unwrap_err().to_string();
+        assert!(!corrupt.contains('\n'), "{corrupt:?}");
     });
 }
 
