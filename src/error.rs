@@ -607,6 +607,18 @@ pub enum Error {
         handles: Handles,
     },
 
+    /// An engine address or configuration is wrong: an unknown engine or option, a value that
+    /// does not parse, an engine not compiled in. Nothing was opened.
+    #[error("invalid configuration {origin:?}: {}{problem}", option.as_ref().map(|o| format!("option `{o}`: ")).unwrap_or_default())]
+    InvalidConfig {
+        /// Where the configuration came from: the address, or the file.
+        origin: String,
+        /// The option at fault, when one is.
+        option: Option<String>,
+        /// What is wrong, and what would be right.
+        problem: String,
+    },
+
     /// A caller's closure (a scan body, a fold step) returned an error of its own, wrapped
     /// with [`Error::callback`]. The scan stopped there.
     #[error("callback failed: {source}")]
@@ -731,7 +743,10 @@ impl Error {
             | Error::Catalog { table, .. }
             | Error::ForeignTransaction { table } => Some(table),
             Error::InvalidTableName { name, .. } => Some(name),
-            Error::Open { .. } | Error::StillOpen { .. } | Error::Callback { .. } => None,
+            Error::Open { .. }
+            | Error::StillOpen { .. }
+            | Error::Callback { .. }
+            | Error::InvalidConfig { .. } => None,
         }
     }
 

@@ -95,6 +95,28 @@ impl Storage {
         Ok(Self::new(RedbEngine::open(path)?))
     }
 
+    /// Opens the engine an address names: `redb://path`, `memory://`, and with their cargo
+    /// features `fjall://path`, `lmdb://path`, `sqlite://path`, `rocksdb://path`; options go in
+    /// the query (`lmdb://data/app?map_size=8GiB&durability=none`). A plain path, with no
+    /// scheme, is a redb file. Unknown schemes and options and bad values are
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig), naming the option. See
+    /// [`engines::connect`](crate::engines::connect) and each engine's options for the
+    /// option names.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("app.redb");
+    /// # let path = path.to_str().unwrap();
+    /// let storage = zerotable::Storage::connect(&format!("redb://{path}?durability=none"))?;
+    /// assert_eq!(storage.engine().name(), "redb");
+    /// let err = zerotable::Storage::connect("memory://?durabilty=none").unwrap_err();
+    /// assert!(err.to_string().contains("unknown option `durabilty`"), "{err}");
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn connect(address: &str) -> Result<Self> {
+        crate::engines::connect(address)
+    }
+
     /// A fresh in-memory storage with the same semantics as redb, persisting nothing.
     ///
     /// ```

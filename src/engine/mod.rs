@@ -24,6 +24,7 @@
 //! every promise written on these traits.
 
 mod panic_guard;
+mod running_reads;
 mod types;
 mod writer_gate;
 
@@ -33,6 +34,7 @@ pub(crate) use self::panic_guard::guard_engine_call;
 #[cfg(feature = "testing")]
 pub(crate) use self::panic_guard::panic_message as panic_message_of;
 pub use self::panic_guard::{CallerCode, catch_engine_panic};
+pub use self::running_reads::{ReadMark, RunningReads};
 pub use self::types::{Capabilities, Durability, Integrity, KeyRange, TableStats, WriteOptions};
 pub use self::writer_gate::{WriterGate, WriterTicket};
 use crate::error::{Error, Operation, Result};

@@ -49,6 +49,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use self::support::Record;
+// Each engine behind a feature keeps its harness in its own folder (`harness.rs`).
+#[cfg(feature = "fjall")]
+pub use crate::engines::fjall::FjallHarness;
+#[cfg(feature = "lmdb")]
+pub use crate::engines::lmdb::LmdbHarness;
+#[cfg(feature = "rocksdb")]
+pub use crate::engines::rocksdb::RocksDbHarness;
+#[cfg(feature = "sqlite")]
+pub use crate::engines::sqlite::SqliteHarness;
 use crate::engine::{Capabilities, Engine, KeyRange, ReadOps, ReadTxn, WriteOptions, WriteTxn};
 use crate::engines::{MemoryEngine, RedbEngine, RedbOptions};
 use crate::error::Result;
@@ -420,16 +429,101 @@ macro_rules! conformance_suites {
     };
 }
 
-/// Calls `$callback! { name: harness, … }` with every engine shipped with zerotable: the one
-/// list of engines, shared by the conformance suite and every test that runs on every engine
-/// (through [`builtin_harnesses`]).
+/// Calls `$callback! { name: harness, … }` with every engine shipped with zerotable and
+/// compiled in: the one list of engines, shared by the conformance suite and every test that
+/// runs on every engine (through [`builtin_harnesses`]).
+///
+/// The engines behind cargo features join the list through a chain of small macros, one per
+/// feature, each defined in two ways by `cfg` (adding its engine, or passing the list on), so
+/// that the features of *zerotable* decide, not those of the crate calling the macro.
 #[macro_export]
 macro_rules! for_each_builtin_engine {
     ($($callback:ident)::+) => {
-        $($callback)::+! {
+        $crate::__engines_fjall! { [$($callback)::+]
             memory: $crate::testing::MemoryHarness,
             redb: $crate::testing::RedbHarness::DEFAULT,
         }
+    };
+}
+
+// The fjall link of `for_each_builtin_engine!`.
+#[cfg(feature = "fjall")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engines_fjall {
+    ([$($callback:tt)*] $($list:tt)*) => {
+        $crate::__engines_lmdb! { [$($callback)*] $($list)* fjall: $crate::testing::FjallHarness::DEFAULT, }
+    };
+}
+#[cfg(not(feature = "fjall"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engines_fjall {
+    ([$($callback:tt)*] $($list:tt)*) => {
+        $crate::__engines_lmdb! { [$($callback)*] $($list)* }
+    };
+}
+
+// The lmdb link of `for_each_builtin_engine!`.
+#[cfg(feature = "lmdb")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engines_lmdb {
+    ([$($callback:tt)*] $($list:tt)*) => {
+        $crate::__engines_sqlite! { [$($callback)*] $($list)* lmdb: $crate::testing::LmdbHarness::DEFAULT, }
+    };
+}
+#[cfg(not(feature = "lmdb"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engines_lmdb {
+    ([$($callback:tt)*] $($list:tt)*) => {
+        $crate::__engines_sqlite! { [$($callback)*] $($list)* }
+    };
+}
+
+// The sqlite link of `for_each_builtin_engine!`.
+#[cfg(feature = "sqlite")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engines_sqlite {
+    ([$($callback:tt)*] $($list:tt)*) => {
+        $crate::__engines_rocksdb! { [$($callback)*] $($list)* sqlite: $crate::testing::SqliteHarness::DEFAULT, }
+    };
+}
+#[cfg(not(feature = "sqlite"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engines_sqlite {
+    ([$($callback:tt)*] $($list:tt)*) => {
+        $crate::__engines_rocksdb! { [$($callback)*] $($list)* }
+    };
+}
+
+// The rocksdb link of `for_each_builtin_engine!`.
+#[cfg(feature = "rocksdb")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engines_rocksdb {
+    ([$($callback:tt)*] $($list:tt)*) => {
+        $crate::__engines_end! { [$($callback)*] $($list)* rocksdb: $crate::testing::RocksDbHarness::DEFAULT, }
+    };
+}
+#[cfg(not(feature = "rocksdb"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engines_rocksdb {
+    ([$($callback:tt)*] $($list:tt)*) => {
+        $crate::__engines_end! { [$($callback)*] $($list)* }
+    };
+}
+
+// The end of `for_each_builtin_engine!`'s chain: calls the callback with the list.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __engines_end {
+    ([$($callback:tt)*] $($list:tt)*) => {
+        $($callback)*! { $($list)* }
     };
 }
 

@@ -103,6 +103,21 @@ impl MemoryEngine {
     }
 }
 
+/// `memory://`: an empty in-memory database; no location, no options.
+pub(super) fn connect(address: super::EngineAddress) -> Result<crate::Storage> {
+    if !address.location.is_empty() {
+        return Err(address.options.invalid(
+            None,
+            format!(
+                "the memory engine has no location: write memory://, not memory://{}",
+                address.location
+            ),
+        ));
+    }
+    address.options.finish()?;
+    Ok(crate::Storage::new(MemoryEngine::new()))
+}
+
 impl Engine for MemoryEngine {
     fn begin_read(&self) -> Result<Box<dyn ReadTxn>> {
         Ok(Box::new(MemoryRead(self.shared.snapshot())))

@@ -72,6 +72,21 @@ pub struct RedbOptions {
 }
 
 impl RedbOptions {
+    /// Reads `cache_size` (a [`ByteSize`](crate::engines::ByteSize)) and `durability`
+    /// (`immediate` or `none`) from address options.
+    pub fn from_options(options: &mut crate::engines::EngineOptions) -> Result<Self> {
+        let mut this = RedbOptions::default();
+        if let Some(size) = options.take::<crate::engines::ByteSize>("cache_size")? {
+            let bytes = usize::try_from(size.0)
+                .map_err(|_| options.invalid(Some("cache_size"), format!("{size} is too large")))?;
+            this = this.cache_size(bytes);
+        }
+        if let Some(durability) = options.take("durability")? {
+            this = this.durability(durability);
+        }
+        Ok(this)
+    }
+
     /// Sets the page cache size in bytes.
     pub fn cache_size(mut self, bytes: usize) -> Self {
         self.cache_size = Some(bytes);
@@ -156,6 +171,14 @@ pub(crate) fn redb_error<E: Into<redb::Error>>(
         let error = error.into();
         Error::engine(table, operation, EngineError::new(kind_of(&error), error))
     }
+}
+
+/// `redb://path?cache_size=…&durability=…`, or a plain path.
+pub(super) fn connect(mut address: super::EngineAddress) -> Result<crate::Storage> {
+    let options = RedbOptions::from_options(&mut address.options)?;
+    let path = address.path()?.to_owned();
+    address.options.finish()?;
+    Ok(crate::Storage::new(RedbEngine::open_with(path, options)?))
 }
 
 impl RedbEngine {
