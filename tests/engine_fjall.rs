@@ -1,0 +1,1 @@
+//! Tests specific to the fjall engine (being written).

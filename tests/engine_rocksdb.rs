@@ -1,0 +1,1 @@
+//! Tests specific to the rocksdb engine (being written).
