@@ -1,9 +1,11 @@
-//! Crash recovery: a child process commits numbered transactions to a redb file and is killed
-//! with SIGKILL at a random moment; the parent reopens the file and checks that every
-//! acknowledged commit is there, that no partial transaction is visible, that every row still
-//! validates as its type, and that redb's own integrity check passes. Then it restarts the child
-//! on the same file, which carries on numbering from what is on disk: each kill point builds on
-//! the state the previous ones left.
+//! Crash recovery, on every persistent engine compiled in (redb, and fjall, LMDB, SQLite and
+//! RocksDB with their features; one module of tests per engine, opened through its address): a
+//! child process commits numbered transactions and is killed with SIGKILL at a random moment;
+//! the parent reopens the database and checks that every acknowledged commit is there, that no
+//! partial transaction is visible, that every row still validates as its type, and that the
+//! engine's integrity check passes (where it has one; for redb also redb's own). Then it
+//! restarts the child on the same database, which carries on numbering from what is on disk:
+//! each kill point builds on the state the previous ones left.
 //!
 //! Two workloads, each in its own child process (this test binary run again, selected with
 //! `--exact crash_child` and the `ZEROTABLE_CRASH_CHILD` variable; without it `crash_child` does
@@ -38,7 +40,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::ops::ControlFlow;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
@@ -47,7 +49,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rkyv::{Archive, Serialize};
 use zerotable::Storage;
 
-/// Set in the child's environment to the database path; its absence makes `crash_child` a no-op.
+/// Set in the child's environment to the database's address; its absence makes `crash_child` a
+/// no-op.
 const CHILD_ENV: &str = "ZEROTABLE_CRASH_CHILD";
 /// Which workload the child runs: `transfers` or `batch`.
 const MODE_ENV: &str = "ZEROTABLE_CRASH_MODE";
@@ -162,21 +165,20 @@ fn report(line: &str) {
 /// The child's entry point: does nothing in a normal test run.
 #[test]
 fn crash_child() {
-    let Some(path) = std::env::var_os(CHILD_ENV) else {
+    let Ok(address) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let path = PathBuf::from(path);
     let deadline = Instant::now() + CHILD_LIFETIME;
     match std::env::var(MODE_ENV).as_deref() {
-        Ok("transfers") => child_transfers(&path, deadline),
-        Ok("batch") => child_batch(&path, deadline),
+        Ok("transfers") => child_transfers(&address, deadline),
+        Ok("batch") => child_batch(&address, deadline),
         other => panic!("unknown {MODE_ENV}: {other:?}"),
     }
     .expect("child workload failed");
 }
 
-fn child_transfers(path: &Path, deadline: Instant) -> zerotable::Result<()> {
-    let storage = Storage::open(path)?;
+fn child_transfers(address: &str, deadline: Instant) -> zerotable::Result<()> {
+    let storage = Storage::connect(address)?;
     let accounts = storage.rkyv_table::<u32, Account>("accounts")?;
     let ledger = storage.rkyv_table::<u64, Entry>("ledger")?;
     if accounts.is_empty()? {
@@ -232,8 +234,8 @@ fn child_transfers(path: &Path, deadline: Instant) -> zerotable::Result<()> {
     Ok(())
 }
 
-fn child_batch(path: &Path, deadline: Instant) -> zerotable::Result<()> {
-    let storage = Storage::open(path)?;
+fn child_batch(address: &str, deadline: Instant) -> zerotable::Result<()> {
+    let storage = Storage::connect(address)?;
     let bulk = storage.rkyv_table::<u64, Row>("bulk")?;
     let current = bulk.get(&0, |r| r.batch.to_native())?.unwrap_or(0);
     for batch in current + 1.. {
@@ -300,11 +302,11 @@ impl Killed {
     }
 }
 
-fn spawn_child(path: &Path, mode: &str) -> Running {
+fn spawn_child(address: &str, mode: &str) -> Running {
     let exe = std::env::current_exe().expect("path of this test binary");
     let mut child = Command::new(exe)
         .args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, path)
+        .env(CHILD_ENV, address)
         .env(MODE_ENV, mode)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -389,19 +391,31 @@ impl Drop for Running {
     }
 }
 
-/// Opens the file with redb itself (no `Storage` may be open) and runs its integrity check,
-/// which returns `Ok(true)` for a clean file, `Ok(false)` if it had to repair it.
-fn assert_redb_integrity(path: &Path) {
-    let mut db = redb::Database::open(path).expect("redb opens the file");
-    match db.check_integrity() {
-        Ok(true) => {}
-        other => panic!("redb integrity check after reopen: {other:?} (expected Ok(true))"),
+/// Runs the engine's integrity check when it has one (no other `Storage` of it may be open),
+/// and for redb also redb's own, which returns `Ok(true)` for a clean file, `Ok(false)` if it
+/// had to repair it.
+fn assert_integrity(address: &str) {
+    if let Some(path) = address.strip_prefix("redb://") {
+        let mut db = ::redb::Database::open(path).expect("redb opens the file");
+        match db.check_integrity() {
+            Ok(true) => {}
+            other => panic!("redb integrity check after reopen: {other:?} (expected Ok(true))"),
+        }
+    }
+    let storage = Storage::connect(address).expect("reopen for the integrity check");
+    if storage.capabilities().check_integrity {
+        let integrity = storage.check_integrity().expect("integrity check");
+        assert_eq!(
+            integrity,
+            zerotable::Integrity::Intact,
+            "integrity check after reopen"
+        );
     }
 }
 
 /// Checks the transfer invariants on the file and returns the ledger length `k`.
-fn verify_transfers(path: &Path) -> u64 {
-    let storage = Storage::open(path).expect("reopen after SIGKILL");
+fn verify_transfers(address: &str) -> u64 {
+    let storage = Storage::connect(address).expect("reopen after SIGKILL");
     let accounts = storage.rkyv_table::<u32, Account>("accounts").unwrap();
     let ledger = storage.rkyv_table::<u64, Entry>("ledger").unwrap();
     let k = storage
@@ -459,22 +473,29 @@ fn verify_transfers(path: &Path) -> u64 {
         })
         .expect("every row reads back and validates");
     drop((accounts, ledger, storage));
-    assert_redb_integrity(path);
+    assert_integrity(address);
     k
+}
+
+/// The address of a database named `name` in `dir` on `engine`.
+fn address(engine: &str, dir: &Path, name: &str) -> String {
+    let path = dir.join(name);
+    let path = path.to_str().expect("temporary paths are UTF-8");
+    assert!(!path.contains(['%', '?']), "{path}: would need escaping");
+    format!("{engine}://{path}")
 }
 
 /// Every acknowledged transfer survives a SIGKILL of the writing process, at most the one
 /// commit in flight appears besides them, and no transaction is half applied: the ledger has no
-/// gaps, the accounts are exactly the ledger replayed, and redb's integrity check passes.
-#[test]
-fn acknowledged_transfers_survive_sigkill() {
+/// gaps, the accounts are exactly the ledger replayed, and the integrity check passes.
+fn acknowledged_transfers_survive_sigkill(engine: &str) {
     let kills = transfer_kills();
-    let mut rng = seeded_rng("transfers");
+    let mut rng = seeded_rng(&format!("{engine} transfers"));
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("transfers.redb");
-    // The file is created before the first kill: a kill while redb initializes a new file is
-    // `kill_while_creating_the_file_leaves_it_openable`'s subject.
-    drop(Storage::open(&path).expect("create the database"));
+    let path = address(engine, dir.path(), "transfers");
+    // The database is created before the first kill: a kill while an engine initializes a new
+    // one is `kill_while_creating_leaves_it_openable`'s subject.
+    drop(Storage::connect(&path).expect("create the database"));
     let started = Instant::now();
     let mut on_disk = 0; // ledger length after the previous kill
     let mut acknowledged = 0; // acknowledged commits over all runs
@@ -509,7 +530,7 @@ fn acknowledged_transfers_survive_sigkill() {
         max_unacknowledged = max_unacknowledged.max(unacknowledged);
         acknowledged += acks.len();
         println!(
-            "crash_recovery transfers: kill {kill:>3} after {:>3} ms: {:>4} acknowledged, \
+            "crash_recovery {engine} transfers: kill {kill:>3} after {:>3} ms: {:>4} acknowledged, \
              ledger 1..={k}, {unacknowledged} unacknowledged on disk",
             delay.as_millis(),
             acks.len(),
@@ -521,7 +542,7 @@ fn acknowledged_transfers_survive_sigkill() {
         "no commit was acknowledged in {kills} runs"
     );
     println!(
-        "crash_recovery transfers: SUMMARY {kills} kill points survived, {acknowledged} \
+        "crash_recovery {engine} transfers: SUMMARY {kills} kill points survived, {acknowledged} \
          acknowledged commits (ledger 1..={on_disk}), max {max_unacknowledged} \
          unacknowledged-but-committed per kill ({unacknowledged_found} kills left one), \
          {:.1} s",
@@ -529,29 +550,28 @@ fn acknowledged_transfers_survive_sigkill() {
     );
 }
 
-/// A kill while `Storage::open` creates a new file must not leave a file that no later open
+/// A kill while `Storage::connect` creates a new database must not leave one that no later open
 /// accepts.
 ///
 /// redb initializes a new file in place and writes its magic number last, refusing any
 /// non-empty file without it; a process killed in that window used to leave a file every later
-/// `Storage::open` refused. zerotable now initializes new files under a temporary name and
-/// links them into place, so the file appears whole or not at all.
-#[test]
-fn kill_while_creating_the_file_leaves_it_openable() {
-    let mut rng = seeded_rng("create");
+/// `Storage::open` refused. zerotable now initializes new redb files under a temporary name and
+/// links them into place, so the file appears whole or not at all. The other engines are held
+/// to the same: a half-created database opens (empty) or is created again.
+fn kill_while_creating_leaves_it_openable(engine: &str) {
+    let mut rng = seeded_rng(&format!("{engine} create"));
     let dir = tempfile::tempdir().unwrap();
     let mut unopenable = Vec::new();
     let attempts = 40;
     for attempt in 0..attempts {
-        let path = dir.path().join(format!("create{attempt}.redb"));
+        let path = address(engine, dir.path(), &format!("create{attempt}"));
         let delay = Duration::from_micros(rng.between(0, 15_000));
         let mut child = spawn_child(&path, "transfers");
         thread::sleep(delay);
         child.kill();
-        if let Err(e) = Storage::open(&path) {
-            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if let Err(e) = Storage::connect(&path) {
             unopenable.push(format!(
-                "killed after {delay:?}: {size}-byte file, {e}: {:?}",
+                "killed after {delay:?}: {e}: {:?}",
                 std::error::Error::source(&e)
             ));
         }
@@ -565,8 +585,8 @@ fn kill_while_creating_the_file_leaves_it_openable() {
 }
 
 /// Checks that every row of `bulk` carries one batch number, and returns it (0: no batch yet).
-fn verify_batch(path: &Path) -> u64 {
-    let storage = Storage::open(path).expect("reopen after SIGKILL");
+fn verify_batch(address: &str) -> u64 {
+    let storage = Storage::connect(address).expect("reopen after SIGKILL");
     let bulk = storage.rkyv_table::<u64, Row>("bulk").unwrap();
     let (rows, batch) = storage
         .read(|snap| {
@@ -591,18 +611,17 @@ fn verify_batch(path: &Path) -> u64 {
         "{rows} rows: not a whole batch"
     );
     drop((bulk, storage));
-    assert_redb_integrity(path);
+    assert_integrity(address);
     batch
 }
 
 /// A `put_batch` of 50,000 rows killed while it is written is all there or not there at all
 /// after reopening, and every acknowledged batch survives.
-#[test]
-fn large_put_batch_is_all_or_nothing_under_sigkill() {
+fn large_put_batch_is_all_or_nothing_under_sigkill(engine: &str) {
     let kills = (transfer_kills() / 5).max(3);
-    let mut rng = seeded_rng("batch");
+    let mut rng = seeded_rng(&format!("{engine} batch"));
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("batch.redb");
+    let path = address(engine, dir.path(), "batch");
     let started = Instant::now();
     let mut on_disk = 0;
     let (mut in_flight_lost, mut in_flight_kept) = (0, 0);
@@ -640,7 +659,7 @@ fn large_put_batch_is_all_or_nothing_under_sigkill() {
             format!("in-flight batch {batch} committed whole, unacknowledged")
         };
         println!(
-            "crash_recovery batch: kill {kill:>2} {:>4} ms after batch {} began (one batch: \
+            "crash_recovery {engine} batch: kill {kill:>2} {:>4} ms after batch {} began (one batch: \
              {} ms): last acknowledged {last_ack}, all {BATCH_ROWS} rows from batch {batch} \
              ({outcome})",
             delay.as_millis(),
@@ -654,9 +673,44 @@ fn large_put_batch_is_all_or_nothing_under_sigkill() {
         "no kill landed inside a put_batch: the test did not test anything"
     );
     println!(
-        "crash_recovery batch: SUMMARY {kills} kill points survived; killed inside a \
+        "crash_recovery {engine} batch: SUMMARY {kills} kill points survived; killed inside a \
          {BATCH_ROWS}-row put_batch: {in_flight_lost} rolled back whole, {in_flight_kept} \
          committed whole (unacknowledged); {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }
+
+/// One module of the three crash tests per persistent engine compiled in.
+macro_rules! crash_tests {
+    ($($(#[$cfg:meta])* $engine:ident),* $(,)?) => {$(
+        $(#[$cfg])*
+        mod $engine {
+            #[test]
+            fn acknowledged_transfers_survive_sigkill() {
+                super::acknowledged_transfers_survive_sigkill(stringify!($engine));
+            }
+
+            #[test]
+            fn kill_while_creating_leaves_it_openable() {
+                super::kill_while_creating_leaves_it_openable(stringify!($engine));
+            }
+
+            #[test]
+            fn large_put_batch_is_all_or_nothing_under_sigkill() {
+                super::large_put_batch_is_all_or_nothing_under_sigkill(stringify!($engine));
+            }
+        }
+    )*};
+}
+
+crash_tests!(
+    redb,
+    #[cfg(feature = "fjall")]
+    fjall,
+    #[cfg(feature = "lmdb")]
+    lmdb,
+    #[cfg(feature = "sqlite")]
+    sqlite,
+    #[cfg(feature = "rocksdb")]
+    rocksdb,
+);
