@@ -19,13 +19,19 @@
 //! The data is generated deterministically (a SplitMix64 / xorshift generator, no `rand`).
 //!
 //! ```text
-//! cargo run --release --example quickstart [-- [--rows N] [--path P] [--keep]]
+//! cargo run --release --example quickstart [-- [--rows N] [--path P | --engine URL] [--keep]]
 //! ```
 //!
 //! - `--rows N`: rows to load instead of 1,000,000 (`1000000`, `1_000_000` and `1,000,000`
 //!   are all accepted); the point reads stay 100,000 random keys among them.
 //! - `--path P`: the database file, instead of `zerotable-quickstart.redb` in the system
 //!   temporary directory. A file already there is replaced. (A lone `P` works too.)
+//! - `--engine URL`: run on any engine compiled in, by its address (`fjall:///tmp/qs`,
+//!   `lmdb:///tmp/qs?map_size=4GiB`, `sqlite:///tmp/qs.sqlite`, `rocksdb:///tmp/qs`,
+//!   `memory://`; see `Storage::connect`), instead of the redb file. The location must not
+//!   exist yet (nothing of yours is ever deleted); it is removed at the end unless `--keep`.
+//!   Engines other than redb and memory need their cargo feature:
+//!   `cargo run --release --features fjall --example quickstart -- --engine fjall:///tmp/qs`.
 //! - `--keep`: keep the database file at the end. Without it the file is removed when the run
 //!   ends, whether it succeeds or fails; either way the first line of output names it.
 //! - `--help`: this usage. A bad flag or value prints what is wrong and exits with code 2.
@@ -77,10 +83,10 @@ fn report(step: &str, rows: u64, elapsed: Duration) {
 }
 
 const SHORT_USAGE: &str =
-    "usage: cargo run --release --example quickstart [-- [--rows N] [--path P] [--keep]]";
+    "usage: cargo run --release --example quickstart [-- [--rows N] [--path P | --engine URL] [--keep]]";
 
 const USAGE: &str = "\
-Loads N typed User records into a redb file and reads them back, timing each step.
+Loads N typed User records into a redb file (or any engine) and reads them back, timing each step.
 
 Usage: cargo run --release --example quickstart [-- [OPTIONS]]
 
@@ -88,13 +94,19 @@ Options:
   --rows N     rows to load (default 1,000,000; 1_000_000 and 1,000,000 are accepted too)
   --path P     the database file (default: zerotable-quickstart.redb in the system temporary
                directory); a file already there is replaced. A lone P works too.
-  --keep       keep the database file at the end (otherwise it is removed, also on errors)
+  --engine URL any engine by its address instead (fjall:///tmp/qs, lmdb:///tmp/qs,
+               sqlite:///tmp/qs.sqlite, rocksdb:///tmp/qs, memory://); the location must
+               not exist yet. Engines but redb and memory need their cargo feature
+               (--features fjall, lmdb, sqlite or rocksdb).
+  --keep       keep the database at the end (otherwise it is removed, also on errors)
   -h, --help   print this help";
 
 /// What the command line asks for.
 struct Options {
     rows: u64,
     path: PathBuf,
+    /// An engine address, instead of the redb file at `path`.
+    engine: Option<String>,
     keep: bool,
 }
 
@@ -109,6 +121,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Command, Strin
     let mut rows = None;
     let mut path = None;
     let mut keep = false;
+    let mut engine = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let text = arg.to_str().unwrap_or("");
@@ -138,6 +151,12 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Command, Strin
                 }
                 set_path(&mut path, value)?;
             }
+            "--engine" => {
+                let value = value(flag)?.to_string_lossy().into_owned();
+                if engine.replace(value).is_some() {
+                    return Err("give --engine once".into());
+                }
+            }
             _ if text.starts_with('-') && text != "-" => {
                 return Err(format!("unknown option {}", arg.to_string_lossy()));
             }
@@ -145,7 +164,11 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Command, Strin
             _ => set_path(&mut path, arg)?,
         }
     }
+    if engine.is_some() && path.is_some() {
+        return Err("give --path or --engine, not both (the address holds the path)".into());
+    }
     Ok(Command::Run(Options {
+        engine,
         rows: rows.unwrap_or(DEFAULT_ROWS),
         path: path.unwrap_or_else(|| std::env::temp_dir().join(DEFAULT_FILE_NAME)),
         keep,
@@ -172,23 +195,36 @@ fn parse_rows(text: &str) -> Result<u64, String> {
     }
 }
 
-/// The database file of this run: removed when dropped unless it is to be kept, so that it goes
-/// away at the end of a run and on every error path (an early `?`, a panic) alike.
-struct DatabaseFile {
-    path: PathBuf,
+/// The database of this run (a file, or a folder for fjall, LMDB and RocksDB; none in memory):
+/// removed when dropped unless it is to be kept, so that it goes away at the end of a run and on
+/// every error path (an early `?`, a panic) alike. It is always one this run created.
+struct Database {
+    path: Option<PathBuf>,
     keep: bool,
 }
 
-impl Drop for DatabaseFile {
+impl Drop for Database {
     fn drop(&mut self) {
+        let Some(path) = &self.path else { return };
         if self.keep {
-            println!("kept        {}", self.path.display());
+            println!("kept        {}", path.display());
             return;
         }
-        match std::fs::remove_file(&self.path) {
-            Ok(()) => println!("removed     {} (--keep keeps it)", self.path.display()),
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(path)
+        } else {
+            // SQLite keeps its write-ahead log and shared memory beside the file.
+            for suffix in ["-wal", "-shm"] {
+                let mut side = path.clone().into_os_string();
+                side.push(suffix);
+                let _ = std::fs::remove_file(side);
+            }
+            std::fs::remove_file(path)
+        };
+        match removed {
+            Ok(()) => println!("removed     {} (--keep keeps it)", path.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => eprintln!("warning: could not remove {}: {e}", self.path.display()),
+            Err(e) => eprintln!("warning: could not remove {}: {e}", path.display()),
         }
     }
 }
@@ -214,29 +250,64 @@ fn main() -> ExitCode {
 }
 
 fn run(options: Options) -> Result<(), Box<dyn Error>> {
-    let Options { rows, path, keep } = options;
-    match std::fs::remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(format!("cannot replace {}: {e}", path.display()).into());
+    let Options {
+        rows,
+        path,
+        engine,
+        keep,
+    } = options;
+    let location = match &engine {
+        None => {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(format!("cannot replace {}: {e}", path.display()).into());
+                }
+                _ => {}
+            }
+            Some(path)
         }
-        _ => {}
-    }
-    // Declared before the storage, so dropped after it: the file is closed when it is removed.
-    let database = DatabaseFile { path, keep };
-    let path = &database.path;
+        Some(address) => {
+            let location = zerotable::engines::EngineAddress::parse(address)?.location;
+            let location = (!location.is_empty()).then(|| PathBuf::from(location));
+            if let Some(location) = location.as_ref().filter(|l| l.exists()) {
+                return Err(format!(
+                    "{} exists already: remove it or give another path (the quickstart only \
+                     deletes what it created)",
+                    location.display()
+                )
+                .into());
+            }
+            location
+        }
+    };
+    // Declared before the storage, so dropped after it: the database is closed when it is
+    // removed.
+    let database = Database {
+        path: location,
+        keep,
+    };
 
     let sample = 1_000;
     let archived_bytes: usize = (0..sample)
         .map(|id| rkyv::to_bytes::<rkyv::rancor::Error>(&make_user(id)).map(|b| b.len()))
         .sum::<Result<_, _>>()?;
-    println!("database    {}", path.display());
+    match (&engine, &database.path) {
+        (Some(address), _) => println!("database    {address}"),
+        (None, Some(path)) => println!("database    {}", path.display()),
+        (None, None) => unreachable!("the default is a redb file"),
+    }
     println!(
         "record      User {{ id, name, email, active, revenue, tags }}, ~{} bytes archived",
         archived_bytes as u64 / sample
     );
     println!();
 
-    let storage = Storage::open(path)?;
+    let storage = match (&engine, &database.path) {
+        (Some(address), _) => Storage::connect(address)?,
+        (None, Some(path)) => Storage::open(path)?,
+        (None, None) => unreachable!("the default is a redb file"),
+    };
+    println!("engine      {}", storage.engine().name());
     let users = storage.rkyv_table::<u64, User>("users")?;
 
     // 1. Load, one transaction per chunk, values streamed from an iterator.
@@ -306,8 +377,19 @@ fn run(options: Options) -> Result<(), Box<dyn Error>> {
     );
 
     drop(users);
-    drop(storage);
-    let file_size = std::fs::metadata(path)?.len();
+    let file_size = match &database.path {
+        // Measured by the engine where it can (a folder of files for the LSM engines)…
+        _ if storage.capabilities().size_on_disk => {
+            storage.flush().ok();
+            Some(storage.size_on_disk()?)
+        }
+        // …else the file itself, once closed.
+        Some(path) if path.is_file() => {
+            drop(storage);
+            Some(std::fs::metadata(path)?.len())
+        }
+        _ => None,
+    };
 
     println!();
     println!(
@@ -327,11 +409,13 @@ fn run(options: Options) -> Result<(), Box<dyn Error>> {
         big_spenders.first().map_or("-", String::as_str)
     );
     println!("len         {}", thousands(len));
-    println!(
-        "file size   {:.1} MiB ({} bytes, {:.0} bytes per row)",
-        file_size as f64 / (1024.0 * 1024.0),
-        thousands(file_size),
-        file_size as f64 / len.max(1) as f64
-    );
+    if let Some(file_size) = file_size {
+        println!(
+            "size        {:.1} MiB on disk ({} bytes, {:.0} bytes per row)",
+            file_size as f64 / (1024.0 * 1024.0),
+            thousands(file_size),
+            file_size as f64 / len.max(1) as f64
+        );
+    }
     Ok(())
 }
