@@ -82,8 +82,7 @@ fn report(step: &str, rows: u64, elapsed: Duration) {
     );
 }
 
-const SHORT_USAGE: &str =
-    "usage: cargo run --release --example quickstart [-- [--rows N] [--path P | --engine URL] [--keep]]";
+const SHORT_USAGE: &str = "usage: cargo run --release --example quickstart [-- [--rows N] [--path P | --engine URL] [--keep]]";
 
 const USAGE: &str = "\
 Loads N typed User records into a redb file (or any engine) and reads them back, timing each step.

@@ -135,7 +135,10 @@ fn bad_values_name_the_option_and_what_it_expects() {
     assert!(message.contains("\"sometimes\""), "{message}");
     let message = invalid(&format!("{base}?cache_size=lots"), Some("cache_size"));
     assert!(message.contains("512MiB"), "{message}");
-    let message = invalid(&format!("{base}?cache_size=99999999TiB"), Some("cache_size"));
+    let message = invalid(
+        &format!("{base}?cache_size=99999999TiB"),
+        Some("cache_size"),
+    );
     assert!(message.contains("expected a size"), "{message}");
 }
 
