@@ -77,7 +77,9 @@
 //!   then flushing every table's memtable and compacting it into one sorted run, which drops
 //!   deleted and overwritten entries; `InUse` while any snapshot or write transaction is open).
 //!   No integrity check: fjall verifies block checksums as it reads, but has no whole-database
-//!   check.
+//!   check. Size on disk includes fjall's journals, which keep a copy of recent writes (of
+//!   dropped tables too) until fjall rotates them, past
+//!   [`max_journal_size`](FjallOptions::max_journal_size).
 //! - **Cost of the optimistic database**: each read inside a write transaction is recorded for
 //!   fjall's conflict check (a small allocation per `get`), and the write set of a commit is
 //!   kept in memory until no snapshot older than it remains. Snapshots record nothing.
