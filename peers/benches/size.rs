@@ -12,7 +12,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use common::{KINDS, Store, rows};
+use common::{Store, kinds, rows};
 use zerotable_peers::Durability;
 
 /// One contender's figures.
@@ -48,7 +48,7 @@ fn main() {
         "{:<32} {:>14} {:>14} {:>8} {:>10}",
         "contender", "loaded", "compacted", "load s", "compact s"
     );
-    for kind in KINDS {
+    for kind in kinds() {
         let mut store = Store::empty(kind, Durability::Immediate);
         let started = Instant::now();
         store.contender.load(&mut zerotable_peers::people(count));

@@ -26,7 +26,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{KINDS, Store, commits, new_people, random_half, rows, write_base_rows};
+use common::{Store, commits, kinds, new_people, random_half, rows, write_base_rows};
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use zerotable_peers::{Durability, Person, people, people_shuffled};
 
@@ -47,7 +47,7 @@ fn writes(
     let mut group = c.benchmark_group(group);
     group.throughput(Throughput::Elements(count as u64));
     group.sampling_mode(SamplingMode::Flat);
-    for kind in KINDS {
+    for kind in kinds() {
         let mut store = Store::loaded(kind, write_base_rows(), durability);
         let mut fresh = new_people(count);
         group.bench_function(store.name(), |b| {
@@ -73,7 +73,7 @@ fn bulk_load<I: Iterator<Item = Person>>(c: &mut Criterion, group: &str, people:
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(1));
-    for kind in KINDS {
+    for kind in kinds() {
         let name = Store::empty(kind, Durability::Immediate).name();
         group.bench_function(name, |b| {
             b.iter_batched(
@@ -126,7 +126,7 @@ fn write(c: &mut Criterion) {
     group.throughput(Throughput::Elements(half.len() as u64));
     group.sampling_mode(SamplingMode::Flat);
     group.warm_up_time(Duration::from_millis(1));
-    for kind in KINDS {
+    for kind in kinds() {
         let name = Store::empty(kind, Durability::Immediate).name();
         group.bench_function(name, |b| {
             b.iter_batched(
@@ -146,7 +146,7 @@ fn write(c: &mut Criterion) {
 /// ids and keeps the odd ones.
 fn check_removal() {
     let count = 1_000;
-    for kind in KINDS {
+    for kind in kinds() {
         let mut store = Store::loaded(kind, count, Durability::None);
         store.contender.remove(&mut random_half(count).into_iter());
         let name = store.name();

@@ -94,15 +94,35 @@ pub enum Kind {
     PostcardRedb,
     /// native_db (typed models over redb).
     NativeDb,
-    /// heed (typed LMDB), rkyv values read in place.
+    /// heed (typed LMDB), rkyv values read in place: raw LMDB, the reference of
+    /// [`ZerotableLmdb`](Kind::ZerotableLmdb).
     Heed,
-    /// SQLite via rusqlite (bundled), one row per person.
+    /// zerotable rkyv table on LMDB (`lmdb://`), validated reads.
+    ZerotableLmdb,
+    /// fjall's own API, `&[u8]` keys and rkyv bytes read with validated rkyv access.
+    RawFjall,
+    /// zerotable rkyv table on fjall (`fjall://`), validated reads.
+    ZerotableFjall,
+    /// SQLite via rusqlite (bundled), one row per person, a column per field.
     Sqlite,
+    /// SQLite via rusqlite as a key-value store: a `WITHOUT ROWID` table of BLOB keys and rkyv
+    /// BLOB values read with validated rkyv access (the same work as zerotable on SQLite).
+    RawSqliteBlob,
+    /// zerotable rkyv table on SQLite (`sqlite://`), validated reads.
+    ZerotableSqlite,
+    /// RocksDB's own API (rust-rocksdb), `&[u8]` keys and rkyv bytes read with validated rkyv
+    /// access on pinned slices. Only with the `rocksdb` feature.
+    #[cfg(feature = "rocksdb")]
+    RawRocksDb,
+    /// zerotable rkyv table on RocksDB (`rocksdb://`), validated reads. Only with the `rocksdb`
+    /// feature.
+    #[cfg(feature = "rocksdb")]
+    ZerotableRocksDb,
 }
 
 impl Kind {
-    /// Every contender, in the order result tables list them.
-    pub const ALL: [Kind; 11] = [
+    /// Every contender compiled in, in the order result tables list them.
+    pub const ALL: &'static [Kind] = &[
         Kind::RawRedb,
         Kind::ZerotableRkyv,
         Kind::ZerotableRkyvUnchecked,
@@ -113,7 +133,16 @@ impl Kind {
         Kind::PostcardRedb,
         Kind::NativeDb,
         Kind::Heed,
+        Kind::ZerotableLmdb,
+        Kind::RawFjall,
+        Kind::ZerotableFjall,
         Kind::Sqlite,
+        Kind::RawSqliteBlob,
+        Kind::ZerotableSqlite,
+        #[cfg(feature = "rocksdb")]
+        Kind::RawRocksDb,
+        #[cfg(feature = "rocksdb")]
+        Kind::ZerotableRocksDb,
     ];
 
     /// Fails to compile when a `Kind` is added, as a reminder to add it to [`Kind::ALL`].
@@ -129,7 +158,61 @@ impl Kind {
             | Kind::PostcardRedb
             | Kind::NativeDb
             | Kind::Heed
-            | Kind::Sqlite => {}
+            | Kind::ZerotableLmdb
+            | Kind::RawFjall
+            | Kind::ZerotableFjall
+            | Kind::Sqlite
+            | Kind::RawSqliteBlob
+            | Kind::ZerotableSqlite => {}
+            #[cfg(feature = "rocksdb")]
+            Kind::RawRocksDb | Kind::ZerotableRocksDb => {}
         }
+    }
+
+    /// The command-line name of the contender: its variant name in kebab case
+    /// (`raw-fjall`, `zerotable-lmdb`).
+    pub fn slug(self) -> String {
+        let debug = format!("{self:?}");
+        let mut slug = String::new();
+        for (i, c) in debug.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                slug.push('-');
+            }
+            slug.push(c.to_ascii_lowercase());
+        }
+        slug
+    }
+
+    /// The contender whose [`slug`](Kind::slug) is `slug`, if it is compiled in.
+    pub fn from_slug(slug: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|kind| kind.slug() == slug)
+    }
+
+    /// The contenders a benchmark runs: every one of [`Kind::ALL`], or, when environment
+    /// variable `ZEROTABLE_BENCH_CONTENDERS` is set, those it lists (slugs separated by commas
+    /// or spaces, e.g. `raw-fjall,zerotable-fjall`), in [`Kind::ALL`]'s order. Panics on a slug
+    /// it does not know, naming the known ones.
+    pub fn selected() -> Vec<Kind> {
+        let Ok(list) = std::env::var("ZEROTABLE_BENCH_CONTENDERS") else {
+            return Kind::ALL.to_vec();
+        };
+        let wanted: Vec<&str> = list
+            .split([',', ' '])
+            .filter(|slug| !slug.is_empty())
+            .collect();
+        for slug in &wanted {
+            if Kind::from_slug(slug).is_none() {
+                let known: Vec<String> = Kind::ALL.iter().map(|k| k.slug()).collect();
+                panic!(
+                    "ZEROTABLE_BENCH_CONTENDERS: unknown contender {slug:?} (known: {})",
+                    known.join(", ")
+                );
+            }
+        }
+        Kind::ALL
+            .iter()
+            .copied()
+            .filter(|kind| wanted.contains(&kind.slug().as_str()))
+            .collect()
     }
 }

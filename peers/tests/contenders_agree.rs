@@ -181,7 +181,18 @@ agree! {
     postcard_redb: PostcardRedb,
     native_db: NativeDb,
     heed: Heed,
+    zerotable_lmdb: ZerotableLmdb,
+    raw_fjall: RawFjall,
+    zerotable_fjall: ZerotableFjall,
     sqlite: Sqlite,
+    raw_sqlite_blob: RawSqliteBlob,
+    zerotable_sqlite: ZerotableSqlite,
+}
+
+#[cfg(feature = "rocksdb")]
+agree! {
+    raw_rocksdb: RawRocksDb,
+    zerotable_rocksdb: ZerotableRocksDb,
 }
 
 /// Keeps the list above complete: adding a `Kind` without a test fails to compile here.
@@ -198,6 +209,13 @@ fn every_kind_is_tested(kind: Kind) {
         | Kind::PostcardRedb
         | Kind::NativeDb
         | Kind::Heed
-        | Kind::Sqlite => {}
+        | Kind::ZerotableLmdb
+        | Kind::RawFjall
+        | Kind::ZerotableFjall
+        | Kind::Sqlite
+        | Kind::RawSqliteBlob
+        | Kind::ZerotableSqlite => {}
+        #[cfg(feature = "rocksdb")]
+        Kind::RawRocksDb | Kind::ZerotableRocksDb => {}
     }
 }

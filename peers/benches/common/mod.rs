@@ -12,8 +12,11 @@ use tempfile::TempDir;
 use zerotable_peers::data::{person, random_keys};
 use zerotable_peers::{Contender, Durability, Kind, Person, people, people_shuffled};
 
-/// Every contender, in table order.
-pub const KINDS: [Kind; 11] = Kind::ALL;
+/// The contenders to run, in table order: every one compiled in, or those
+/// `ZEROTABLE_BENCH_CONTENDERS` lists (see [`Kind::selected`]).
+pub fn kinds() -> Vec<Kind> {
+    Kind::selected()
+}
 
 /// Reads a count from environment variable `name` (underscores allowed: `100_000`), or `default`.
 fn env_count(name: &str, default: u64) -> u64 {
@@ -146,9 +149,9 @@ impl Store {
 /// Loads a store of every contender, each holding people `0..count` loaded in a random key
 /// order, and checks it.
 pub fn loaded_stores(count: u64) -> Vec<Store> {
-    KINDS
-        .iter()
-        .map(|&kind| {
+    kinds()
+        .into_iter()
+        .map(|kind| {
             let mut store = Store::loaded_shuffled(kind, count, Durability::Immediate);
             store.check(count);
             store

@@ -35,21 +35,8 @@ const PHASES: [(&str, u64, &str); 7] = [
     ),
 ];
 
-/// The command-line name of a contender: its `Kind` in kebab case.
-fn slug(kind: Kind) -> String {
-    let debug = format!("{kind:?}");
-    let mut slug = String::new();
-    for (i, c) in debug.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            slug.push('-');
-        }
-        slug.push(c.to_ascii_lowercase());
-    }
-    slug
-}
-
 fn usage() -> ! {
-    let kinds: Vec<String> = Kind::ALL.into_iter().map(slug).collect();
+    let kinds: Vec<String> = Kind::ALL.iter().map(|k| k.slug()).collect();
     let phases: Vec<&str> = PHASES.iter().map(|p| p.0).collect();
     eprintln!(
         "usage: instructions <contender> <phase> [rows]\n  contenders: {}\n  phases: {}",
@@ -64,7 +51,7 @@ fn main() {
     let (Some(contender), Some(phase)) = (args.first(), args.get(1)) else {
         usage()
     };
-    let Some(kind) = Kind::ALL.into_iter().find(|&k| slug(k) == *contender) else {
+    let Some(kind) = Kind::from_slug(contender) else {
         usage()
     };
     let Some(&(phase, ops, _)) = PHASES.iter().find(|p| p.0 == phase) else {

@@ -1,16 +1,17 @@
-//! heed: typed LMDB, with `Person` archived by rkyv and read in place (validated access).
+//! heed: typed LMDB, with `Person` archived by rkyv and read in place (validated access). The
+//! raw LMDB contender: what zerotable on LMDB is measured against (hand-written heed +
+//! validated rkyv).
 
 use std::borrow::Borrow;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use heed::byteorder::BigEndian;
 use heed::types::{Bytes, U64};
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions};
-use rkyv::rancor;
 
-use crate::data::ArchivedPerson;
+use super::disk::tree_bytes;
+use super::rkyv_person::{Encoder, revenue_of};
 use crate::{Contender, Durability, Person};
 
 /// Big-endian u64 keys, so LMDB's lexicographic order is numeric order.
@@ -24,7 +25,8 @@ const MAP_SIZE: usize = 4 << 30;
 pub struct Heed {
     env: Env,
     db: People,
-    data_file: PathBuf,
+    path: PathBuf,
+    encoder: Encoder,
 }
 
 impl Heed {
@@ -55,28 +57,23 @@ impl Heed {
         Heed {
             env,
             db,
-            data_file: path.join("data.mdb"),
+            path,
+            encoder: Encoder::default(),
         }
     }
 
-    /// Stores `people` in one write transaction.
-    fn put_all<P: Borrow<Person>>(&self, people: impl Iterator<Item = P>) {
+    /// Stores `people` in one write transaction, archiving each in the reused buffer.
+    fn put_all<P: Borrow<Person>>(&mut self, people: impl Iterator<Item = P>) {
         let mut wtxn = self.env.write_txn().expect("begin a write transaction");
         for person in people {
             let person = person.borrow();
-            let bytes = rkyv::to_bytes::<rancor::Error>(person).expect("archive a person");
+            let bytes = self.encoder.encode(person);
             self.db
-                .put(&mut wtxn, &person.id, bytes.as_slice())
+                .put(&mut wtxn, &person.id, bytes)
                 .expect("put a person");
         }
         wtxn.commit().expect("commit");
     }
-}
-
-/// The revenue in an archived person, validating the bytes first.
-fn revenue_of(bytes: &[u8]) -> f64 {
-    let person = rkyv::access::<ArchivedPerson, rancor::Error>(bytes).expect("a valid person");
-    person.revenue.to_native()
 }
 
 /// A point read of `id` in its own read transaction.
@@ -154,12 +151,13 @@ impl Contender for Heed {
         wtxn.commit().expect("commit");
     }
 
-    /// The blocks allocated to `data.mdb` (`st_blocks * 512`) rather than its length: LMDB maps
-    /// the whole map size, and with `WRITE_MAP` it sizes the file to it (sparse), so the length
-    /// can overstate the data. Without `WRITE_MAP`, as here, the file grows with the pages
-    /// written and the two agree within a page. The lock file (a few KiB) is not counted.
+    /// The blocks allocated to the environment's files (`st_blocks * 512`, [`tree_bytes`]: the
+    /// same measure as zerotable on LMDB's) rather than their length: LMDB maps the whole map
+    /// size, and with `WRITE_MAP` it sizes the file to it (sparse), so the length can overstate
+    /// the data. Without `WRITE_MAP`, as here, `data.mdb` grows with the pages written and the
+    /// two agree within a page. The lock file (a few KiB) is counted too.
     fn size_on_disk(&mut self) -> u64 {
-        fs::metadata(&self.data_file).map_or(0, |meta| meta.blocks() * 512)
+        tree_bytes(&self.path)
     }
 
     /// A no-op: LMDB has no in-place compaction. Its freed pages go to a free list that later

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use redb::Database;
-use rkyv::rancor;
 
 use super::redb_reads::{PEOPLE, open_people, revenue_in, sum_all, sum_from_in};
-use crate::data::ArchivedPerson;
+use super::rkyv_person::{Encoder, revenue_of};
 use crate::{Contender, Durability, Person};
 
 /// redb with rkyv values, no layer in between.
@@ -52,41 +51,11 @@ impl RawRedb {
     }
 }
 
-/// rkyv's serializer buffers, reused across writes (what zerotable's put_batch does too).
-#[derive(Default)]
-struct Encoder {
-    bytes: rkyv::util::AlignedVec,
-    arena: rkyv::ser::allocator::Arena,
-}
-
-impl Encoder {
-    fn encode(&mut self, person: &Person) -> &[u8] {
-        let mut bytes = std::mem::take(&mut self.bytes);
-        bytes.clear();
-        self.bytes = rkyv::api::high::to_bytes_in_with_alloc::<_, _, rancor::Error>(
-            person,
-            bytes,
-            self.arena.acquire(),
-        )
-        .expect("serialize person");
-        &self.bytes
-    }
-}
-
 fn insert(table: &mut redb::Table<&[u8], &[u8]>, encoder: &mut Encoder, person: &Person) {
     let value = encoder.encode(person);
     table
         .insert(person.id.to_be_bytes().as_slice(), value)
         .expect("insert");
-}
-
-/// Validated access (bytecheck), the same logical work as zerotable's `get`: a stored value is
-/// checked before its field is read.
-fn revenue_of(bytes: &[u8]) -> f64 {
-    rkyv::access::<ArchivedPerson, rancor::Error>(bytes)
-        .expect("valid archived person")
-        .revenue
-        .to_native()
 }
 
 fn read_revenue(db: &Database, id: u64) -> Option<f64> {

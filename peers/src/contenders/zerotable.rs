@@ -1,8 +1,9 @@
 //! zerotable itself, in each of its table kinds: rkyv (validated or unchecked), FlatBuffers and
-//! raw bytes on redb, and rkyv on the memory engine.
+//! raw bytes on redb, rkyv on the memory engine, and rkyv on every other engine (fjall, LMDB,
+//! SQLite, RocksDB), opened by address as a user would (`Storage::connect`).
 
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use flatbuffers::FlatBufferBuilder;
 use rkyv::rancor;
@@ -12,6 +13,7 @@ use zerotable::{
     Table, ValueSerializer,
 };
 
+use super::disk::{sqlite_bytes, tree_bytes};
 use crate::data::ArchivedPerson;
 use crate::{Contender, Durability, Person};
 
@@ -24,6 +26,80 @@ pub struct Zerotable {
     table: People,
     /// Reused for every FlatBuffers record written (reset between rows).
     fbb: FlatBufferBuilder<'static>,
+    size: SizeOf,
+}
+
+/// How a contender's size on disk is measured.
+enum SizeOf {
+    /// The engine's own `size_on_disk` (0 for the memory engine, which has none).
+    Engine,
+    /// The bytes allocated to every file under this folder ([`tree_bytes`]): what the raw
+    /// contender of the same engine counts, so that their ratio is the layer's.
+    Files(PathBuf),
+    /// A SQLite database file and its WAL ([`sqlite_bytes`]), as the raw SQLite contenders
+    /// count it.
+    Sqlite(PathBuf),
+}
+
+/// An engine zerotable is measured on, beside that engine's raw contender.
+#[derive(Clone, Copy, Debug)]
+pub enum OnEngine {
+    /// `fjall://` (beside `RawFjall`).
+    Fjall,
+    /// `lmdb://` (beside `Heed`).
+    Lmdb,
+    /// `sqlite://` (beside `RawSqliteBlob`).
+    Sqlite,
+    /// `rocksdb://` (beside `RawRocksDb`).
+    #[cfg(feature = "rocksdb")]
+    RocksDb,
+}
+
+impl OnEngine {
+    /// The contender's name, the engine's in parentheses as for redb and memory.
+    fn name(self) -> &'static str {
+        match self {
+            OnEngine::Fjall => "zerotable rkyv (fjall)",
+            OnEngine::Lmdb => "zerotable rkyv (LMDB)",
+            OnEngine::Sqlite => "zerotable rkyv (SQLite)",
+            #[cfg(feature = "rocksdb")]
+            OnEngine::RocksDb => "zerotable rkyv (RocksDB)",
+        }
+    }
+
+    fn scheme(self) -> &'static str {
+        match self {
+            OnEngine::Fjall => "fjall",
+            OnEngine::Lmdb => "lmdb",
+            OnEngine::Sqlite => "sqlite",
+            #[cfg(feature = "rocksdb")]
+            OnEngine::RocksDb => "rocksdb",
+        }
+    }
+
+    /// Options beyond durability, as a query fragment: LMDB gets heed's map size, so both
+    /// have the same room.
+    fn options(self) -> &'static str {
+        match self {
+            OnEngine::Lmdb => "&map_size=4GiB",
+            _ => "",
+        }
+    }
+}
+
+/// `path` percent-encoded for the location of an engine address (anything but unreserved
+/// characters and `/`).
+fn encode_path(path: &Path) -> String {
+    let text = path.to_str().expect("a UTF-8 temporary path");
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// The table, by kind. Every variant is cheap to clone and `Send + Sync`: `reader` clones it.
@@ -62,7 +138,37 @@ impl Zerotable {
             storage,
             table,
             fbb: FlatBufferBuilder::new(),
+            size: SizeOf::Engine,
         }
+    }
+
+    /// rkyv table (validated reads) on `engine`, opened by address with `Storage::connect`,
+    /// its files under `dir/zerotable-<scheme>/`.
+    pub fn on(engine: OnEngine, dir: &Path, durability: Durability) -> Self {
+        let folder = dir.join(format!("zerotable-{}", engine.scheme()));
+        std::fs::create_dir_all(&folder).expect("create the engine's folder");
+        let location = match engine {
+            OnEngine::Sqlite => folder.join("people.sqlite"),
+            _ => folder.join("db"),
+        };
+        let durability = match durability {
+            Durability::Immediate => "immediate",
+            Durability::None => "none",
+        };
+        let address = format!(
+            "{}://{}?durability={durability}{}",
+            engine.scheme(),
+            encode_path(&location),
+            engine.options()
+        );
+        let storage = Storage::connect(&address).unwrap_or_else(|e| panic!("open {address}: {e}"));
+        let table = storage.rkyv_table(TABLE).expect("rkyv table");
+        let mut this = Self::new(engine.name(), storage, People::Rkyv(table));
+        this.size = match engine {
+            OnEngine::Sqlite => SizeOf::Sqlite(location),
+            _ => SizeOf::Files(folder),
+        };
+        this
     }
 
     /// rkyv table on redb; `unchecked` reads with `get_unchecked`.
@@ -370,11 +476,13 @@ impl Contender for Zerotable {
     }
 
     fn size_on_disk(&mut self) -> u64 {
-        // The memory engine has no size on disk (it says so: capability off).
-        if !self.storage.capabilities().size_on_disk {
-            return 0;
+        match &self.size {
+            // The memory engine has no size on disk (it says so: capability off).
+            SizeOf::Engine if !self.storage.capabilities().size_on_disk => 0,
+            SizeOf::Engine => self.storage.size_on_disk().expect("size_on_disk"),
+            SizeOf::Files(folder) => tree_bytes(folder),
+            SizeOf::Sqlite(file) => sqlite_bytes(file),
         }
-        self.storage.size_on_disk().expect("size_on_disk")
     }
 
     fn compact(&mut self) {
