@@ -8,6 +8,12 @@ Reads, under the target directory:
   peers-timings.tsv                                  seconds per bench, written by run.sh
 Prints the report; with --write PATH, also writes it there with the machine, toolchain and crate
 versions.
+
+Besides the tables of every workload (ratios against --reference), it makes the per-engine table:
+for each engine, zerotable on it divided by the engine's own API ("raw X"), for each measured
+operation, all from the same run; and draws those ratios as an SVG chart (hand-written, no
+plotting library): target/peers-engines.svg, and with --write, BENCHMARKS-engines.svg (full mode)
+or BENCHMARKS-engines-reduced.svg (reduced mode) beside the written file, which embeds it.
 """
 
 import argparse
@@ -60,7 +66,35 @@ WORKLOADS = [
 
 # Crates whose versions the report names, as Cargo.lock spells them.
 CRATES = ["zerotable", "redb", "rkyv", "flatbuffers", "postcard", "native_db", "native_model",
-          "heed", "lmdb-master-sys", "rusqlite", "libsqlite3-sys", "criterion"]
+          "heed", "lmdb-master-sys", "fjall", "lsm-tree", "rusqlite", "libsqlite3-sys", "rocksdb",
+          "librocksdb-sys", "criterion"]
+
+# Every engine zerotable runs on, with the contender using the engine's own API for the same
+# logical work ("raw X") and zerotable's validated rkyv table on it; the chart's colour of each.
+ENGINES = [
+    ("redb", "raw redb", "zerotable rkyv (redb)", "#4e79a7"),
+    ("fjall", "raw fjall", "zerotable rkyv (fjall)", "#f28e2b"),
+    ("LMDB", "heed (LMDB, rkyv)", "zerotable rkyv (LMDB)", "#59a14f"),
+    ("SQLite", "raw SQLite (blob, rkyv)", "zerotable rkyv (SQLite)", "#e15759"),
+    ("RocksDB", "raw RocksDB", "zerotable rkyv (RocksDB)", "#b07aa1"),
+]
+
+# The operations of the per-engine table, in its column order: (criterion group, or "size" for
+# size on disk after compaction; column title; whether the ≤ TARGET ratio applies to it).
+ENGINE_OPERATIONS = [
+    ("point_get_hot", "get, 10K hot", True),
+    ("point_get_large", "get, {rows}", True),
+    ("scan_full", "full fold", True),
+    ("range_read", "seek + 10", False),
+    ("bulk_load", "bulk load", True),
+    ("write_one_durable", "{commits} commits, fsync", False),
+    ("write_one_nosync", "{commits} commits, no fsync", False),
+    ("size", "size on disk", False),
+]
+
+# The most zerotable on an engine may cost over the engine's own API, for the operations marked
+# above (issue 11: get, fold and load within 1.10×).
+TARGET = 1.10
 
 
 def count(n):
@@ -145,6 +179,153 @@ def size_table(sizes, reference):
         lines.append(f"| {label} | {fmt_bytes(c['loaded_bytes'])} | "
                      f"{fmt_bytes(c['compacted_bytes'])} | {ratio} |")
     return lines
+
+
+def engine_ratios(results, sizes):
+    """[(engine, colour, {operation: ratio zerotable / raw})] for every engine both of whose
+    contenders were measured in this run (an operation missing on either side is left out)."""
+    compacted = {c["name"]: c["compacted_bytes"] for c in sizes["contenders"]} if sizes else {}
+    rows = []
+    for engine, raw, zerotable, colour in ENGINES:
+        ratios = {}
+        for group, _title, _target in ENGINE_OPERATIONS:
+            if group == "size":
+                ours, theirs = compacted.get(zerotable), compacted.get(raw)
+            else:
+                ours = results.get(group, {}).get(zerotable, (None,))[0]
+                theirs = results.get(group, {}).get(raw, (None,))[0]
+            if ours and theirs:
+                ratios[group] = ours / theirs
+        if ratios:
+            rows.append((engine, colour, ratios))
+    return rows
+
+
+def engine_table(rows, fill):
+    """The per-engine table: one row per engine, one column per operation, then the targets."""
+    titles = [title.format(**fill) for _group, title, _target in ENGINE_OPERATIONS]
+    lines = ["| engine: zerotable on X / raw X | " + " | ".join(titles) + " | targets |",
+             "|---|" + "---:|" * len(titles) + "---|"]
+    names = {engine: (raw, zerotable) for engine, raw, zerotable, _colour in ENGINES}
+    for engine, _colour, ratios in rows:
+        cells, missed, unmeasured = [], [], []
+        for group, title, target in ENGINE_OPERATIONS:
+            ratio = ratios.get(group)
+            if ratio is None:
+                cells.append("")
+                if target:
+                    unmeasured.append(title.format(**fill))
+                continue
+            over = target and ratio > TARGET
+            cells.append(f"**{ratio:.2f}×**" if over else f"{ratio:.2f}×")
+            if over:
+                missed.append(f"{title.format(**fill)} {ratio:.2f}×")
+        if missed:
+            verdict = "missed: " + "; ".join(missed)
+        elif unmeasured:
+            verdict = "not measured: " + "; ".join(unmeasured)
+        else:
+            verdict = f"met (≤ {TARGET:.2f}×)"
+        raw, zerotable = names[engine]
+        lines.append(f"| **{engine}**: {zerotable} / {raw} | " + " | ".join(cells) +
+                     f" | {verdict} |")
+    return lines
+
+
+def svg_escape(text):
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def engine_chart(rows, fill, subtitle):
+    """The per-engine ratios as an SVG bar chart: one group of bars per operation, one bar (one
+    colour) per engine, a line at 1.0 (as fast as the engine's own API) and one at the target.
+    Bars taller than the axis are cut at its top, their value written above them."""
+    operations = [(group, title.format(**fill), target)
+                  for group, title, target in ENGINE_OPERATIONS
+                  if any(group in ratios for _e, _c, ratios in rows)]
+    values = [ratios[group] for _e, _c, ratios in rows for group, _t, _x in operations
+              if group in ratios]
+    top = 2.0
+    while top < min(max(values, default=1.0) * 1.08, 4.0):
+        top += 0.5
+    bar, gap = 16, 24
+    group_width = bar * len(rows) + gap
+    left, right, head, foot = 56, 16, 78, 70
+    plot_height = 260
+    width = left + right + group_width * len(operations) + gap
+    height = head + plot_height + foot
+
+    def y(ratio):
+        return head + plot_height * (1 - min(ratio, top) / top)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+           "<title>zerotable on each engine, divided by the engine's own API "
+           "(lower is better)</title>",
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{left}" y="18" font-size="14" font-weight="bold">zerotable on X / raw X '
+           "(lower is better; 1.0 = as fast as the engine's own API)</text>",
+           f'<text x="{left}" y="34" fill="#555">{svg_escape(subtitle)}</text>']
+    # Legend.
+    x = left
+    for engine, colour, _ratios in rows:
+        out.append(f'<rect x="{x}" y="46" width="12" height="12" fill="{colour}"/>')
+        out.append(f'<text x="{x + 16}" y="56">{svg_escape(engine)}</text>')
+        x += 24 + 7 * len(engine) + 16
+    # Axis, grid and ticks.
+    tick = 0.0
+    while tick <= top + 1e-9:
+        ty = y(tick)
+        out.append(f'<line x1="{left}" y1="{ty:.1f}" x2="{width - right}" y2="{ty:.1f}" '
+                   'stroke="#e4e4e4"/>')
+        out.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{tick:.1f}×</text>')
+        tick += 0.5
+    out.append(f'<line x1="{left}" y1="{head}" x2="{left}" y2="{head + plot_height}" '
+               'stroke="#333"/>')
+    # Bars.
+    for i, (group, title, target) in enumerate(operations):
+        gx = left + gap + i * group_width
+        for j, (engine, colour, ratios) in enumerate(rows):
+            ratio = ratios.get(group)
+            if ratio is None:
+                continue
+            bx = gx + j * bar
+            by = y(ratio)
+            out.append(f'<rect x="{bx}" y="{by:.1f}" width="{bar - 2}" '
+                       f'height="{head + plot_height - by:.1f}" fill="{colour}">'
+                       f'<title>{svg_escape(engine)}, {svg_escape(title)}: {ratio:.2f}×</title>'
+                       "</rect>")
+            if ratio > top:
+                out.append(f'<text x="{bx + (bar - 2) / 2}" y="{head - 3}" font-size="9" '
+                           f'text-anchor="middle">{ratio:.1f}</text>')
+        label_x = gx + (group_width - gap) / 2
+        lines = title.split(", ")
+        if target:
+            lines[-1] += " *"
+        out.append(f'<text x="{label_x:.1f}" y="{head + plot_height + 16}" '
+                   'text-anchor="middle">' +
+                   "".join(f'<tspan x="{label_x:.1f}" dy="{0 if k == 0 else 13}">'
+                           f"{svg_escape(line)}</tspan>" for k, line in enumerate(lines)) +
+                   "</text>")
+    # Reference lines, over the bars.
+    for ratio, colour, dash, text in ((1.0, "#222", "", "1.0"),
+                                      (TARGET, "#c00", ' stroke-dasharray="5 3"',
+                                       f"target {TARGET:.2f}×")):
+        ly = y(ratio)
+        out.append(f'<line x1="{left}" y1="{ly:.1f}" x2="{width - right}" y2="{ly:.1f}" '
+                   f'stroke="{colour}" stroke-width="1.2"{dash}/>')
+        if ratio != 1.0:
+            out.append(f'<text x="{width - right}" y="{ly - 4:.1f}" text-anchor="end" '
+                       f'fill="{colour}">{text}</text>')
+    out.append(f'<text x="{left}" y="{height - 14}" fill="#555">* the operations whose target '
+               f"is ≤ {TARGET:.2f}× (get, fold, load); size on disk after compaction.</text>")
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def chart_name(quick):
+    return "BENCHMARKS-engines-reduced.svg" if quick else "BENCHMARKS-engines.svg"
 
 
 def run(cmd):
@@ -235,6 +416,27 @@ def main():
             "base": count(min(args.rows, 100_000)), "cores": cores}
 
     body = []
+    engines = engine_ratios(results, sizes)
+    if engines:
+        mode = "reduced" if args.quick else "full"
+        svg = engine_chart(engines, fill, f"{mode} mode, {fill['rows']} rows, one run")
+        args.target.mkdir(parents=True, exist_ok=True)
+        (args.target / "peers-engines.svg").write_text(svg)
+        if args.write:
+            chart = args.write.parent / chart_name(args.quick)
+            chart.write_text(svg)
+            print(f"wrote {chart}", file=sys.stderr)
+        body += ["#### zerotable on each engine, against the engine's own API", "",
+                 "Each cell: zerotable's validated rkyv table on engine X divided by the "
+                 "contender that does the same logical work with X's own API (\"raw X\": "
+                 "u64 big-endian keys, the same rkyv bytes read with validated `rkyv::access`; "
+                 "for LMDB, hand-written heed), both from this run; below 1× zerotable is "
+                 f"faster. Targets: ≤ {TARGET:.2f}× for get, fold and bulk load (**bold**: "
+                 "missed). Size on disk after compaction, measured the same way for both.", "",
+                 f"![zerotable on X / raw X, per operation and engine]({chart_name(args.quick)})",
+                 ""]
+        body += engine_table(engines, fill)
+        body.append("")
     for group, title, _unit, notes in WORKLOADS:
         if group not in results:
             continue
@@ -275,8 +477,8 @@ def document(args, report, fill):
             instructions = match.group(1)
     return f"""# Benchmarks
 
-zerotable against raw redb and the libraries a user would pick instead, every contender on the
-same data in the same run. The suite is the separate cargo workspace `peers/`: the contenders are
+zerotable against raw redb and the libraries a user would pick instead, and zerotable on every
+engine against that engine's own API, every contender on the same data in the same run. The suite is the separate cargo workspace `peers/`: the contenders are
 in `peers/src/contenders/`, the benchmarks in `peers/benches/`, the runner that made this file is
 `peers/run.sh` (each section names its command).
 
@@ -286,6 +488,8 @@ in `peers/src/contenders/`, the benchmarks in `peers/benches/`, the runner that 
 - **vs {args.reference}**: that median divided by {args.reference}'s: below 1× is faster than
   {args.reference}, above is slower.
 - **throughput**: elements (gets, rows, reads, commits) of one iteration divided by the median.
+- **zerotable on each engine** (each mode's first table and its chart): zerotable on engine X
+  divided by "raw X", the same logical work through X's own API, per operation.
 - Stores read by the read benchmarks are loaded in a random key order, as a history of inserts
   at random places leaves an engine's pages.
 - Every store is built once per group, in a temporary directory, before the timing; workloads

@@ -29,7 +29,8 @@ pub struct RawSqliteBlob {
 
 impl RawSqliteBlob {
     /// Opens (creating if needed) `dir/blob.sqlite` in WAL mode, with `synchronous=FULL` (fsync
-    /// on every commit) for `Immediate` and `synchronous=OFF` for `None`.
+    /// of the WAL on every commit) for `Immediate` and `synchronous=NORMAL` (no fsync per commit,
+    /// the WAL synced at checkpoints) for `None`: what zerotable's SQLite engine sets.
     pub fn open(dir: &Path, durability: Durability) -> Self {
         let file = dir.join("blob.sqlite");
         let conn = Connection::open(&file).expect("open the SQLite database");
@@ -42,7 +43,7 @@ impl RawSqliteBlob {
         );
         let synchronous = match durability {
             Durability::Immediate => "FULL",
-            Durability::None => "OFF",
+            Durability::None => "NORMAL",
         };
         conn.pragma_update(None, "synchronous", synchronous)
             .expect("set synchronous");
