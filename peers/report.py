@@ -446,8 +446,10 @@ def main():
     if sizes:
         body += [f"#### Size on disk, {count(sizes['rows'])} rows", "",
                  "Not a timing: `size_on_disk` after loading every row in one transaction, then "
-                 "after `compact` (redb compaction, SQLite `VACUUM`; a no-op where the engine "
-                 "has none).", ""]
+                 "after `compact` (redb compaction, SQLite `VACUUM`, fjall's major compaction, "
+                 "RocksDB's `compact_range`; a no-op where the engine has none, as LMDB). An "
+                 "engine's raw contender and zerotable on it are measured the same way (every "
+                 "file of the folder, by allocated blocks; SQLite: the file and its WAL).", ""]
         body += size_table(sizes, args.reference)
         body.append("")
     report = "\n".join(body)

@@ -2,6 +2,9 @@
 //! environment variables for the reduced mode), stores in temporary directories, and the
 //! criterion configuration.
 //!
+//! `ZEROTABLE_BENCH_CONTENDERS=raw-fjall,zerotable-fjall` runs only the contenders listed (by
+//! slug: the `Kind` in kebab case); every store of the others is then not even built.
+//!
 //! Each bench file uses only part of this module.
 #![allow(dead_code)]
 
