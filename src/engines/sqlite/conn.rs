@@ -41,13 +41,19 @@ self_cell::self_cell!(
 unsafe impl Send for Conn {}
 
 impl Conn {
-    /// Opens a connection to `path` with the engine's settings (not yet in WAL mode: the writer
-    /// sets that, once, for the file).
-    pub(super) fn open(path: &Path, options: &SqliteOptions) -> rusqlite::Result<Self> {
+    /// Opens a connection to `path` with the engine's settings, creating the file if `create`
+    /// (the engine's first connection, which also puts the file in WAL mode; the others find it
+    /// so).
+    pub(super) fn open(
+        path: &Path,
+        options: &SqliteOptions,
+        create: bool,
+    ) -> rusqlite::Result<Self> {
         // No URI interpretation: the path is a file name, whatever it looks like.
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
         let connection = Connection::open_with_flags(path, flags)?;
         connection.busy_timeout(options.busy_timeout)?;
         if let Some(bytes) = options.cache_size {

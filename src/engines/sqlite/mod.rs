@@ -67,6 +67,7 @@ mod harness;
 mod read;
 mod write;
 
+use std::panic::resume_unwind;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -89,7 +90,8 @@ pub(crate) const MAX_LENGTH: usize = 1_000_000_000;
 ///
 /// ```
 /// use std::time::Duration;
-/// use zerotable::{Durability, SqliteEngine, SqliteOptions, Storage};
+/// use zerotable::engines::{SqliteEngine, SqliteOptions};
+/// use zerotable::{Durability, Storage};
 ///
 /// # let dir = tempfile::tempdir().unwrap();
 /// let options = SqliteOptions::default()
@@ -134,7 +136,8 @@ impl SqliteOptions {
     ///
     /// ```
     /// use zerotable::engines::EngineOptions;
-    /// use zerotable::{Durability, SqliteOptions};
+    /// use zerotable::Durability;
+    /// use zerotable::engines::SqliteOptions;
     ///
     /// let mut given = EngineOptions::from_query("sqlite://app.sqlite", "durability=none&cache_size=16MiB")?;
     /// let options = SqliteOptions::from_options(&mut given)?;
@@ -212,7 +215,7 @@ pub(crate) struct Shared {
 impl Shared {
     fn open_conn(&self, operation: Operation) -> Result<Conn> {
         catch_engine_panic(None, operation, |_| {
-            Conn::open(&self.path, &self.options).map_err(sql_error(None, operation))
+            Conn::open(&self.path, &self.options, false).map_err(sql_error(None, operation))
         })
     }
 
@@ -285,7 +288,8 @@ impl Shared {
 /// A SQLite database file behind the [`Engine`] contract.
 ///
 /// ```
-/// use zerotable::{SqliteEngine, Storage};
+/// use zerotable::Storage;
+/// use zerotable::engines::SqliteEngine;
 ///
 /// # let dir = tempfile::tempdir().unwrap();
 /// let storage = Storage::new(SqliteEngine::open(dir.path().join("app.sqlite"))?);
@@ -431,7 +435,7 @@ impl SqliteEngine {
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("app.sqlite");
-    /// let engine = zerotable::SqliteEngine::open(&path)?;
+    /// let engine = zerotable::engines::SqliteEngine::open(&path)?;
     /// assert_eq!(engine.path(), path);
     /// # Ok::<(), zerotable::Error>(())
     /// ```
@@ -443,7 +447,7 @@ impl SqliteEngine {
 /// Opens the writer connection: WAL mode, the default `synchronous`, and a first read of the
 /// schema (which is where a file that is not a database, or a damaged schema, shows).
 fn open_writer(path: &Path, options: &SqliteOptions) -> rusqlite::Result<Conn> {
-    let conn = Conn::open(path, options)?;
+    let conn = Conn::open(path, options, true)?;
     conn.with(|session| {
         let connection = session.connection();
         let mode: String =
@@ -502,13 +506,10 @@ fn explain_open(path: &Path, error: EngineError) -> EngineError {
     error.explained(explanation)
 }
 
-impl Engine for SqliteEngine {
-    fn begin_read(&self) -> Result<Box<dyn ReadTxn>> {
-        Ok(Box::new(Snapshot::begin(&self.shared)?))
-    }
-
-    fn begin_write(&self, options: WriteOptions) -> Result<Box<dyn WriteTxn>> {
-        let ticket = self.shared.gate.enter()?;
+impl SqliteEngine {
+    /// Takes the writer connection and begins a write transaction on it (the caller holds the
+    /// writer gate).
+    fn begin_writer(&self, options: WriteOptions) -> Result<Conn> {
         let conn = self.shared.take_writer()?;
         let durability = options.durability.unwrap_or(self.shared.options.durability);
         if let Err(error) = write::begin(&conn, durability) {
@@ -517,6 +518,18 @@ impl Engine for SqliteEngine {
             }
             return Err(error);
         }
+        Ok(conn)
+    }
+}
+
+impl Engine for SqliteEngine {
+    fn begin_read(&self) -> Result<Box<dyn ReadTxn>> {
+        Ok(Box::new(Snapshot::begin(&self.shared)?))
+    }
+
+    fn begin_write(&self, options: WriteOptions) -> Result<Box<dyn WriteTxn>> {
+        let ticket = self.shared.gate.enter()?;
+        let conn = self.begin_writer(options)?;
         Ok(Box::new(write::SqliteWrite::new(
             conn,
             Arc::clone(&self.shared),
@@ -534,21 +547,14 @@ impl Engine for SqliteEngine {
     /// The write transaction lives on the stack.
     fn write(&self, options: WriteOptions, body: &mut WriteBody<'_>) -> Result<()> {
         let _ticket = self.shared.gate.enter()?;
-        let conn = self.shared.take_writer()?;
-        let durability = options.durability.unwrap_or(self.shared.options.durability);
-        if let Err(error) = write::begin(&conn, durability) {
-            if conn.with(|session| session.connection().is_autocommit()) {
-                self.shared.give_back_writer(conn);
-            }
-            return Err(error);
-        }
-        // A panic in `body` unwinds through here: the connection, rolled back, is dropped
-        // (the next writer opens a new one).
-        let (result, reusable) = write::run_scoped(&conn, body);
-        if reusable {
+        let conn = self.begin_writer(options)?;
+        let ended = write::run_scoped(&conn, body);
+        if ended.reusable {
             self.shared.give_back_writer(conn);
         }
-        result
+        // A panic of the body goes on once the transaction is rolled back and the connection
+        // is back.
+        ended.outcome.unwrap_or_else(|panic| resume_unwind(panic))
     }
 
     fn name(&self) -> &'static str {

@@ -3,7 +3,7 @@
 //! while a read was running, whether it changed the schema, whether SQLite's library panicked.
 
 use std::cell::{Cell, RefCell};
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use super::conn::{Conn, Fixed, Op, Session, Which, bound_kind, ident};
@@ -371,22 +371,38 @@ fn check_size(table: &str, key: &[u8], value: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// How a scoped write transaction ended: its outcome (or the panic of its body, to resume once
+/// the connection is back) and whether its connection can be used again.
+pub(super) struct Ended {
+    pub(super) outcome: std::thread::Result<Result<()>>,
+    pub(super) reusable: bool,
+}
+
 /// Runs `body` in the write transaction begun on `conn` and commits it if `body` succeeds; on
-/// an error or a panic it is rolled back. Returns the outcome and whether `conn` can be used
-/// again.
-pub(super) fn run_scoped(conn: &Conn, body: &mut WriteBody<'_>) -> (Result<()>, bool) {
+/// an error or a panic it is rolled back.
+pub(super) fn run_scoped(conn: &Conn, body: &mut WriteBody<'_>) -> Ended {
     conn.with(|session| {
         let state = TxnState::default();
         let writes = Writes::new(session, &state);
         match catch_unwind(AssertUnwindSafe(|| body(&writes))) {
-            Ok(Ok(())) => writes.finish(true),
-            Ok(Err(error)) => (Err(error), writes.finish(false).1),
+            Ok(Ok(())) => {
+                let (result, reusable) = writes.finish(true);
+                Ended {
+                    outcome: Ok(result),
+                    reusable,
+                }
+            }
+            Ok(Err(error)) => Ended {
+                outcome: Ok(Err(error)),
+                reusable: writes.finish(false).1,
+            },
             Err(panic) => {
-                let _ = guard_engine_call(None, Operation::Commit, |_| {
-                    let _ = writes.finish(false);
-                    Ok(())
-                });
-                resume_unwind(panic)
+                let rolled_back =
+                    guard_engine_call(None, Operation::Commit, |_| Ok(writes.finish(false).1));
+                Ended {
+                    outcome: Err(panic),
+                    reusable: matches!(rolled_back, Ok(Ok(true))),
+                }
             }
         }
     })
