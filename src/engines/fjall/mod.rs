@@ -67,11 +67,15 @@
 //!   fjall's short retry (about 200 ms) when another process holds it.
 //! - **Opening**: a new database is created in a temporary folder beside the path and renamed
 //!   into place, so that it appears complete or not at all. A path that is a file, a folder
-//!   holding other files, a damaged version marker or journal are open errors with a kind and an
-//!   explanation, never a panic. Every call into fjall is guarded ([`catch_engine_panic`]): a
-//!   panic inside fjall (on damaged data) becomes a
-//!   [`Corrupted`](crate::EngineErrorKind::Corrupted) error, and a write transaction that met
-//!   one is rolled back.
+//!   holding other files, a missing parent folder and a damaged version marker are open errors
+//!   with a kind and an explanation. A damaged journal is an open error of kind `Corrupted`
+//!   when a commit in it fails its checksum; where the damage breaks the journal's structure
+//!   instead, fjall's recovery truncates the journal there and opens with the commits before
+//!   the damage only, without an error (whole commits: never part of one);
+//!   damaged table files are [`Corrupted`](crate::EngineErrorKind::Corrupted) errors when read
+//!   (fjall checks every block's checksum). Never a panic: every call into fjall is guarded
+//!   ([`catch_engine_panic`]) — a panic inside fjall becomes a `Corrupted` error, and a write
+//!   transaction that met one is rolled back.
 //! - **Capabilities**: persistent, table administration, size on disk (every file under the
 //!   folder), flush (`persist(SyncAll)`) and compaction (deleting dropped tables' keyspaces,
 //!   then flushing every table's memtable and compacting it into one sorted run, which drops
@@ -288,8 +292,24 @@ impl Drop for OpenMark {
     }
 }
 
-/// A fjall database folder behind the [`Engine`] contract (see the [module docs](self) for how
-/// tables, keys, durability and snapshots are mapped).
+/// A fjall database folder behind the [`Engine`] contract (cargo feature `fjall`).
+///
+/// In short (the module docs of `src/engines/fjall/mod.rs` give the whole mapping):
+/// - transactions are fjall's optimistic ones, with one writer at a time; snapshots are fjall
+///   snapshots;
+/// - [`Durability::Immediate`] (the default) fsyncs fjall's journal in every commit;
+///   [`Durability::None`] hands it to the operating system only (it survives a crash of the
+///   process, not of the machine, until a later immediate commit or
+///   [`flush`](Engine::flush));
+/// - each table is a fjall keyspace listed in a catalog keyspace written in the same
+///   transactions, so creating and dropping tables is transactional and any name works; a
+///   dropped table's keyspace is deleted by [`compact`](Engine::compact) or the next open;
+/// - keys may be empty (they are stored escaped, in the same order) and up to 65,535 bytes
+///   (65,534 when empty or starting with a zero byte); values up to 4 GiB − 64 MiB;
+/// - reads hand the callback fjall's own reference-counted slice of the block cache or
+///   memtable;
+/// - fjall locks the folder: a second open, from this process or another, is an
+///   [`Error::Open`] of kind [`AlreadyOpen`](crate::EngineErrorKind::AlreadyOpen).
 ///
 /// ```
 /// use zerotable::engines::{FjallEngine, FjallOptions};
@@ -917,6 +937,10 @@ fn create_atomically(path: &Path, options: &FjallOptions) -> std::result::Result
             Ok(()) => {}
             // Created by someone else meanwhile: open theirs.
             Err(_) if path.join("version").exists() => {}
+            // A file system that does not rename onto an empty folder: remove it first.
+            Err(_) if std::fs::remove_dir(path).is_ok() => {
+                std::fs::rename(&temp, path).map_err(io)?;
+            }
             Err(e) => return Err(io(e)),
         }
         if let Ok(dir) = std::fs::File::open(dir) {
