@@ -99,9 +99,10 @@ impl EngineErrorKind {
                  every Table from it, then open it again"
             }
             EngineErrorKind::Corrupted => {
-                "drop the Storage and every Table from it, open it again (redb repairs what it \
-                 can on open), then run Storage::check_integrity; if that still fails, restore \
-                 a backup or copy the tables that still read into a new storage"
+                "drop the Storage and every Table from it and open it again (redb repairs what \
+                 it can on open), then run Storage::check_integrity where the engine has one \
+                 (Storage::capabilities); if the damage remains, restore a backup or copy the \
+                 tables that still read into a new storage"
             }
             EngineErrorKind::AlreadyOpen => {
                 "close it where it is open, then open it again: in this process, drop every \

@@ -12,16 +12,16 @@
 
 mod address;
 #[cfg(feature = "fjall")]
-pub(crate) mod fjall;
+pub mod fjall;
 #[cfg(feature = "lmdb")]
-pub(crate) mod lmdb;
-mod memory;
+pub mod lmdb;
+pub mod memory;
 mod options;
-mod redb;
+pub mod redb;
 #[cfg(feature = "rocksdb")]
-pub(crate) mod rocksdb;
+pub mod rocksdb;
 #[cfg(feature = "sqlite")]
-pub(crate) mod sqlite;
+pub mod sqlite;
 
 pub use self::address::EngineAddress;
 #[cfg(feature = "fjall")]
