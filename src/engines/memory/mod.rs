@@ -1,6 +1,6 @@
 //! [`MemoryEngine`]: persistent B+trees with redb's semantics (snapshots, one writer at a time).
 //!
-//! Each table is a copy-on-write B+tree ([`tree`]): its nodes are reference counted, leaves
+//! Each table is a copy-on-write B+tree (`tree.rs`): its nodes are reference counted, leaves
 //! hold their keys and values packed in a few buffers, and a change copies only the nodes on
 //! its path that someone else still shares. The committed state is an immutable,
 //! reference-counted map from table name to tree root:
@@ -20,7 +20,7 @@
 //!   guarantees nobody committed since it began, so there is nothing to merge. Dropping the
 //!   transaction uncommitted just drops its staged changes.
 //! - A large transaction does not grow its staged map without bound: past
-//!   [`STAGED_LIMIT`] entries a table's staged changes are applied to a *working* tree of its
+//!   `STAGED_LIMIT` (4,096) entries a table's staged changes are applied to a *working* tree of its
 //!   own — a copy of the committed root, O(1), whose nodes are copied on their first change
 //!   only — and the map starts again empty. The commit then installs the working tree as the
 //!   committed one (a pointer swap). So a bulk load or a mass deletion costs one ordered map of
