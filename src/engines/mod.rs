@@ -75,10 +75,7 @@ pub fn connect(address: &str) -> Result<Storage> {
                      `{scheme}`"
                 )
             } else {
-                format!(
-                    "unknown engine `{scheme}` (known: {})",
-                    SCHEMES.join(", ")
-                )
+                format!("unknown engine `{scheme}` (known: {})", SCHEMES.join(", "))
             };
             Err(address.options.invalid(None, problem))
         }

@@ -56,7 +56,10 @@ impl EngineOptions {
         let mut options = EngineOptions::new(origin);
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (name, value) = pair.split_once('=').ok_or_else(|| {
-                options.invalid(None, format!("option `{pair}` has no value: write `{pair}=…`"))
+                options.invalid(
+                    None,
+                    format!("option `{pair}` has no value: write `{pair}=…`"),
+                )
             })?;
             let name = options.decode(name)?;
             let value = options.decode(value)?;
@@ -131,10 +134,7 @@ impl EngineOptions {
 
     fn decode(&self, text: &str) -> Result<String> {
         percent_decode(text).ok_or_else(|| {
-            self.invalid(
-                None,
-                format!("{text:?} is not valid percent-encoded UTF-8"),
-            )
+            self.invalid(None, format!("{text:?} is not valid percent-encoded UTF-8"))
         })
     }
 }
@@ -247,7 +247,12 @@ impl OptionValue for ByteSize {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (unit, scale) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        for (unit, scale) in [
+            ("TiB", 1u64 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ] {
             if self.0 >= scale && self.0.is_multiple_of(scale) {
                 return write!(f, "{}{unit}", self.0 / scale);
             }

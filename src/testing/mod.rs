@@ -50,6 +50,7 @@ use std::sync::Arc;
 
 pub use self::support::Record;
 // Each engine behind a feature keeps its harness in its own folder (`harness.rs`).
+use crate::engine::{Capabilities, Engine, KeyRange, ReadOps, ReadTxn, WriteOptions, WriteTxn};
 #[cfg(feature = "fjall")]
 pub use crate::engines::fjall::FjallHarness;
 #[cfg(feature = "lmdb")]
@@ -58,7 +59,6 @@ pub use crate::engines::lmdb::LmdbHarness;
 pub use crate::engines::rocksdb::RocksDbHarness;
 #[cfg(feature = "sqlite")]
 pub use crate::engines::sqlite::SqliteHarness;
-use crate::engine::{Capabilities, Engine, KeyRange, ReadOps, ReadTxn, WriteOptions, WriteTxn};
 use crate::engines::{MemoryEngine, RedbEngine, RedbOptions};
 use crate::error::Result;
 use crate::storage::Storage;
