@@ -666,7 +666,8 @@ fn odd_table_names_map_to_their_own_sqlite_tables() {
     assert_eq!(list_tables(&*engine).len(), names.len() - 1);
 }
 
-/// Tables of the file that are not zerotable's are ignored (not listed, left alone).
+/// Tables of the file that are not zerotable's are ignored (not listed, left alone), also those
+/// named like zerotable's but not as it names them.
 #[test]
 fn other_tables_in_the_file_are_ignored() {
     let dir = tempfile::tempdir().unwrap();
@@ -674,7 +675,10 @@ fn other_tables_in_the_file_are_ignored() {
     {
         let connection = rusqlite::Connection::open(&path).unwrap();
         connection
-            .execute_batch("CREATE TABLE people (name TEXT); INSERT INTO people VALUES ('ada');")
+            .execute_batch(
+                "CREATE TABLE people (name TEXT); INSERT INTO people VALUES ('ada');
+                 CREATE TABLE zt_Upper (x); CREATE TABLE zx_5A (x); CREATE TABLE zx_abc (x);",
+            )
             .unwrap();
     }
     let engine = open(&path);

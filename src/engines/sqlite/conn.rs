@@ -82,11 +82,9 @@ pub(super) enum Fixed {
     Rollback,
     SchemaVersion,
     ListTables,
-    SyncFull,
-    SyncNormal,
 }
 
-const FIXED: usize = 8;
+const FIXED: usize = 6;
 
 impl Fixed {
     fn index(self) -> usize {
@@ -104,8 +102,6 @@ impl Fixed {
                 "SELECT name FROM sqlite_schema WHERE type = 'table' \
                  AND (name GLOB 'zt_*' OR name GLOB 'zx_*')"
             }
-            Fixed::SyncFull => "PRAGMA synchronous = FULL",
-            Fixed::SyncNormal => "PRAGMA synchronous = NORMAL",
         }
     }
 }
@@ -233,20 +229,24 @@ pub(super) fn ident(name: &str) -> String {
     ident
 }
 
-/// The zerotable name of SQLite table `sqlite_name`, if it is one of ours.
+/// The zerotable name of SQLite table `sqlite_name`, if it is one of ours: only names that
+/// [`ident`] gives back exactly (not, say, `zt_Users` or `zx_5A` made by someone else).
 pub(super) fn table_name(sqlite_name: &str) -> Option<String> {
-    if let Some(plain) = sqlite_name.strip_prefix("zt_") {
-        return Some(plain.to_owned());
-    }
-    let hex = sqlite_name.strip_prefix("zx_")?;
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    let bytes = (0..hex.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    String::from_utf8(bytes).ok()
+    let name = if let Some(plain) = sqlite_name.strip_prefix("zt_") {
+        plain.to_owned()
+    } else {
+        let hex = sqlite_name.strip_prefix("zx_")?;
+        if hex.len() % 2 != 0 {
+            return None;
+        }
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()?;
+        String::from_utf8(bytes).ok()?
+    };
+    let quoted = ident(&name);
+    (quoted.get(1..quoted.len() - 1) == Some(sqlite_name)).then_some(name)
 }
 
 /// The tables that exist, as of schema cookie `version` (`None`: unknown, reload).
@@ -392,15 +392,18 @@ impl<'c> Session<'c> {
 
     /// Sets `synchronous` to `FULL` (every commit fsyncs the WAL) or `NORMAL` (no fsync per
     /// commit), unless it is set so already. Outside a transaction only.
+    ///
+    /// Not a kept statement: SQLite applies this pragma when it compiles it, so a kept one
+    /// would take effect again only through a re-preparation.
     pub(super) fn set_synchronous_full(&self, full: bool) -> rusqlite::Result<()> {
         if self.synchronous_full.get() == Some(full) {
             return Ok(());
         }
         self.synchronous_full.set(None);
-        self.execute(if full {
-            Fixed::SyncFull
+        self.conn.execute_batch(if full {
+            "PRAGMA synchronous = FULL"
         } else {
-            Fixed::SyncNormal
+            "PRAGMA synchronous = NORMAL"
         })?;
         self.synchronous_full.set(Some(full));
         Ok(())

@@ -39,19 +39,28 @@
 //!   engine's default). [`flush`](Engine::flush) runs a passive checkpoint and fsyncs the WAL
 //!   file and its directory.
 //! - **Zero-copy**: a read hands the callback the BLOB the statement holds
-//!   (`sqlite3_column_blob`), borrowed for the call. SQLite itself moves the bytes out of its
-//!   page cache into the statement's row (and assembles a value that spans overflow pages into
-//!   one buffer); zerotable copies nothing more. Keys and values given to writes are copied
-//!   by SQLite when bound (`SQLITE_TRANSIENT`, as rusqlite binds them).
-//! - **Statements** are prepared once per connection and table and kept (see `conn.rs`); a
-//!   nested read of the same kind prepares a second one rather than disturbing the running one.
+//!   (`sqlite3_column_blob` through rusqlite's `ValueRef::Blob`), borrowed for the call: no copy
+//!   by zerotable and no allocation per read. The one copy is SQLite's own: its `OP_Column`
+//!   copies a value from the page in its cache into the statement's result register (a value
+//!   spanning overflow pages is assembled there), as SQLite does for every reader; the key of
+//!   a range is handed over the same way. Keys and values given to writes are copied by SQLite
+//!   when bound (`SQLITE_TRANSIENT`, as rusqlite binds them).
+//! - **Statements** are prepared once per connection and table and kept (see `conn.rs`,
+//!   rather than rusqlite's `prepare_cached`, which allocates its key on every call); a nested
+//!   read of the same kind (a get inside a get's callback) finds its statement in use and
+//!   prepares a second one rather than disturbing the running one.
+//! - **Counts**: SQLite keeps no row count, so `len` and `table_stats` count the rows (and sum
+//!   their lengths) with one query that walks the table.
 //! - **Limits**: a row holds at most `SQLITE_MAX_LENGTH` bytes (1,000,000,000 in the bundled
 //!   build): a longer key and value together, or SQLite's `SQLITE_TOOBIG`, is
 //!   [`LimitExceeded`](crate::EngineErrorKind::LimitExceeded).
 //! - **Several processes** may open the same file: SQLite's locks let any number of readers
 //!   and one writer work at once. A writer of another process makes `begin_write` wait up to
 //!   [`SqliteOptions::busy_timeout`] (5 s by default), then fail with `InUse`. Opening the same
-//!   path again in this process works too (the engines share their writer gate).
+//!   path again in this process works too: the engines share their writer gate, so their
+//!   writers queue in the process (and a write on one from the thread writing on the other is
+//!   `NestedWrite`, not a wait for SQLite's lock). A snapshot held for long keeps checkpoints
+//!   from passing its moment, so the WAL file grows until it ends.
 //! - **Damaged files**: a file that is not a SQLite database fails to open (`Corrupted`, said
 //!   so in the error); damage SQLite finds later (`SQLITE_CORRUPT`) is a `Corrupted` error of the
 //!   operation. Calls into rusqlite are guarded, so a panic in the library is `Corrupted` too.
@@ -678,5 +687,49 @@ impl Drop for SqliteEngine {
             }
             Ok(())
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writer connection's `synchronous` setting, as SQLite reports it (2 = FULL, 1 =
+    /// NORMAL).
+    fn synchronous(engine: &SqliteEngine) -> i64 {
+        let writer = engine.shared.writer.lock().unwrap();
+        let conn = writer.as_ref().expect("the writer connection is idle");
+        conn.with(|session| {
+            session
+                .connection()
+                .query_row("PRAGMA synchronous", [], |row| row.get(0))
+                .unwrap()
+        })
+    }
+
+    /// Each commit runs with the `synchronous` level of its own durability, whatever the one
+    /// before used, and the engine's default applies when a transaction names none.
+    #[test]
+    fn each_commit_gets_the_synchronous_level_of_its_durability() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions::default().durability(Durability::None);
+        let engine = SqliteEngine::open_with(dir.path().join("app.sqlite"), options).unwrap();
+        assert_eq!(synchronous(&engine), 1, "the default, at open");
+        let commit = |durability: Option<Durability>| {
+            let options = WriteOptions { durability };
+            engine
+                .write(options, &mut |txn| txn.put("t", b"k", b"v"))
+                .unwrap();
+            let txn = engine.begin_write(options).unwrap();
+            txn.put("t", b"k", b"w").unwrap();
+            txn.commit().unwrap();
+            synchronous(&engine)
+        };
+        for _ in 0..2 {
+            assert_eq!(commit(Some(Durability::Immediate)), 2);
+            assert_eq!(commit(Some(Durability::None)), 1);
+            assert_eq!(commit(Some(Durability::Immediate)), 2);
+            assert_eq!(commit(None), 1, "the engine's default");
+        }
     }
 }
