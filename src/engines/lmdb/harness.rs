@@ -8,7 +8,7 @@ use crate::engine::{Capabilities, Durability, Engine};
 use crate::testing::{Harness, Instance};
 
 /// The LMDB engine under test, in a fresh temporary directory, with default options (a 1 GiB
-/// map, 256 tables) and the durability given.
+/// map, 128 tables) and the durability given.
 #[derive(Clone, Debug)]
 pub struct LmdbHarness {
     /// Durability of every commit of [`fresh`](Harness::fresh) engines.

@@ -91,6 +91,7 @@
 mod harness;
 mod names;
 mod read;
+mod reuse;
 mod shared;
 mod write;
 
@@ -114,7 +115,7 @@ use crate::error::{EngineError, EngineErrorKind, Error, Holder, Operation, Resul
 /// The default map size: 1 GiB of address space (not of disk).
 const DEFAULT_MAP_SIZE: u64 = 1 << 30;
 /// The default number of tables (LMDB named databases).
-const DEFAULT_MAX_TABLES: u32 = 256;
+const DEFAULT_MAX_TABLES: u32 = 128;
 /// The largest `max_tables`: LMDB allocates a slot per possible table in every transaction.
 const MAX_MAX_TABLES: u32 = 32_767;
 /// Map sizes are whole multiples of this (a multiple of every page size LMDB runs on).
@@ -123,8 +124,8 @@ const MAP_UNIT: u64 = 64 << 10;
 /// Settings for opening an [`LmdbEngine`].
 ///
 /// ```
-/// use zerotable::engines::ByteSize;
-/// use zerotable::{Durability, LmdbEngine, LmdbOptions, Storage};
+/// use zerotable::engines::{ByteSize, LmdbEngine, LmdbOptions};
+/// use zerotable::{Durability, Storage};
 ///
 /// # let dir = tempfile::tempdir().unwrap();
 /// let options = LmdbOptions::default()
@@ -140,9 +141,9 @@ pub struct LmdbOptions {
     /// Address space mapped for the data (virtual, sparse); grows when full. Default 1 GiB.
     /// Rounded up to a multiple of 64 KiB.
     pub map_size: ByteSize,
-    /// How many tables (LMDB named databases) the environment can hold. Default 256. Each
-    /// transaction allocates about 57 bytes per possible table, so a very large figure slows
-    /// every transaction down a little.
+    /// How many tables (LMDB named databases) the environment can hold. Default 128. LMDB
+    /// allocates and zeroes about 57 bytes per possible table in every transaction it begins,
+    /// so a large figure slows every transaction down (1024 costs about a microsecond each).
     pub max_tables: u32,
     /// LMDB's reader slots: how many snapshots may be open at once, across processes.
     /// `None` keeps LMDB's default (126).
@@ -168,8 +169,7 @@ impl LmdbOptions {
     /// [`Error::InvalidConfig`] naming the option.
     ///
     /// ```
-    /// use zerotable::engines::{ByteSize, EngineOptions};
-    /// use zerotable::LmdbOptions;
+    /// use zerotable::engines::{ByteSize, EngineOptions, LmdbOptions};
     ///
     /// let mut options = EngineOptions::from_query("lmdb://env", "map_size=8GiB&max_tables=64")?;
     /// let lmdb = LmdbOptions::from_options(&mut options)?;
@@ -270,7 +270,8 @@ impl LmdbOptions {
 /// contract. See the [module documentation](self) for how zerotable's semantics map onto LMDB.
 ///
 /// ```
-/// use zerotable::{LmdbEngine, Storage};
+/// use zerotable::Storage;
+/// use zerotable::engines::LmdbEngine;
 ///
 /// # let dir = tempfile::tempdir().unwrap();
 /// let storage = Storage::new(LmdbEngine::open(dir.path().join("env"))?);
@@ -342,7 +343,7 @@ impl LmdbEngine {
     pub const MAX_KEY_LEN: usize = names::MAX_KEY;
 
     /// Opens the environment in directory `path` (created if missing) with default options:
-    /// a 1 GiB map that grows when full, 256 tables, [`Durability::Immediate`].
+    /// a 1 GiB map that grows when full, 128 tables, [`Durability::Immediate`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, LmdbOptions::default())
     }
@@ -354,7 +355,8 @@ impl LmdbEngine {
     /// when `data.mdb` is not an LMDB file or is shorter than it says.
     ///
     /// ```
-    /// use zerotable::{EngineErrorKind, LmdbEngine};
+    /// use zerotable::EngineErrorKind;
+    /// use zerotable::engines::LmdbEngine;
     ///
     /// # let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("env");
@@ -418,8 +420,7 @@ impl LmdbEngine {
     /// The current map size in bytes (it grows when full).
     ///
     /// ```
-    /// use zerotable::engines::ByteSize;
-    /// use zerotable::{LmdbEngine, LmdbOptions};
+    /// use zerotable::engines::{ByteSize, LmdbEngine, LmdbOptions};
     ///
     /// # let dir = tempfile::tempdir().unwrap();
     /// let engine = LmdbEngine::open_with(dir.path(), LmdbOptions::default().map_size(ByteSize(1 << 20)))?;
@@ -436,7 +437,8 @@ impl LmdbEngine {
     /// instead of this environment, once every process closed it, is how to shrink the file.
     ///
     /// ```
-    /// use zerotable::{LmdbEngine, Storage};
+    /// use zerotable::Storage;
+    /// use zerotable::engines::LmdbEngine;
     ///
     /// # let dir = tempfile::tempdir().unwrap();
     /// let engine = LmdbEngine::open(dir.path().join("env"))?;
@@ -583,10 +585,20 @@ impl Engine for LmdbEngine {
         write::begin_boxed(&self.shared, options)
     }
 
-    /// The snapshot lives on the stack and borrows the engine.
+    /// Reuses a snapshot kept from an earlier read while nothing was committed since (see
+    /// `reuse.rs`), or begins one on the stack.
     fn read(&self, body: &mut ReadBody<'_>) -> Result<()> {
-        let snapshot = read::begin(&*self.shared)?;
-        body(&snapshot)
+        let shared = &*self.shared;
+        let Some(mut lease) = shared.reuse.lease() else {
+            let snapshot = read::begin(shared)?;
+            return body(&snapshot);
+        };
+        let result = {
+            let snapshot = lease.snapshot(shared)?;
+            body(&snapshot)
+        };
+        lease.release(shared);
+        result
     }
 
     /// The write transaction lives on the stack and borrows the engine.
@@ -624,7 +636,7 @@ impl Engine for LmdbEngine {
 
     fn check_integrity(&self) -> Result<Integrity> {
         let snapshot = read::begin(&*self.shared)?;
-        snapshot.check_integrity()?;
+        snapshot.view().check_integrity()?;
         Ok(Integrity::Intact)
     }
 }

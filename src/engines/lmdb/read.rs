@@ -23,6 +23,15 @@ pub(super) struct LmdbRead<S: Deref<Target = Shared>> {
     active: Active<S>,
 }
 
+/// What reads need of a snapshot, borrowed: a fresh one ([`LmdbRead`]) or one kept between
+/// auto-commit reads (`reuse.rs`).
+#[derive(Clone, Copy)]
+pub(super) struct View<'a> {
+    pub(super) txn: &'a RoTxn<'static, WithoutTls>,
+    pub(super) registered: usize,
+    pub(super) shared: &'a Shared,
+}
+
 /// Begins a snapshot of the environment `shared`.
 pub(super) fn begin<S: Deref<Target = Shared>>(shared: S) -> Result<LmdbRead<S>> {
     let (txn, registered) = catch_engine_panic(None, Operation::BeginRead, |_| begin_txn(&shared))?;
@@ -36,7 +45,7 @@ pub(super) fn begin<S: Deref<Target = Shared>>(shared: S) -> Result<LmdbRead<S>>
 /// Begins the read transaction, counted as an open snapshot (the caller takes over the count).
 /// When LMDB's main database names databases this process has no handle for, opens them
 /// first and begins again; when another process grew the map, adopts its size first.
-fn begin_txn(shared: &Shared) -> Result<(RoTxn<'static, WithoutTls>, usize)> {
+pub(super) fn begin_txn(shared: &Shared) -> Result<(RoTxn<'static, WithoutTls>, usize)> {
     const ATTEMPTS: usize = 4;
     let error = |e| heed_error(None, Operation::BeginRead)(e);
     for attempt in 1..=ATTEMPTS {
@@ -96,20 +105,51 @@ fn unknown_tables() -> Error {
 }
 
 impl<S: Deref<Target = Shared>> LmdbRead<S> {
-    fn shared(&self) -> &Shared {
-        self.active.shared()
+    #[inline]
+    pub(super) fn view(&self) -> View<'_> {
+        View {
+            txn: &self.txn,
+            registered: self.registered,
+            shared: self.active.shared(),
+        }
+    }
+}
+
+impl<S: Deref<Target = Shared> + Send> ReadTxn for LmdbRead<S> {}
+
+impl<S: Deref<Target = Shared>> ReadOps for LmdbRead<S> {
+    fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
+        self.view().get(table, key, found)
     }
 
+    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut Visit<'_>) -> Result<()> {
+        self.view().range(table, range, visit)
+    }
+
+    fn len(&self, table: &str) -> Result<u64> {
+        self.view().len(table)
+    }
+
+    fn list_tables(&self) -> Result<Vec<String>> {
+        self.view().list_tables()
+    }
+
+    fn table_stats(&self, table: &str) -> Result<TableStats> {
+        self.view().table_stats(table)
+    }
+}
+
+impl View<'_> {
     /// `table`'s database, if this snapshot can see the table.
     #[inline]
     fn table(&self, table: &str) -> Option<Db> {
-        self.shared().handle(table, self.registered)
+        self.shared.handle(table, self.registered)
     }
 
     /// Walks the registry and every table's database: see the module docs.
     pub(super) fn check_integrity(&self) -> Result<()> {
-        let shared = self.shared();
-        let txn = &*self.txn;
+        let shared = self.shared;
+        let txn: &RoTxn<'_> = self.txn;
         let corrupted = |table: Option<&str>, problem: String| {
             Error::engine(
                 table,
@@ -175,9 +215,7 @@ impl<S: Deref<Target = Shared>> LmdbRead<S> {
     }
 }
 
-impl<S: Deref<Target = Shared> + Send> ReadTxn for LmdbRead<S> {}
-
-impl<S: Deref<Target = Shared>> ReadOps for LmdbRead<S> {
+impl ReadOps for View<'_> {
     fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
         let Some(db) = self.table(table) else {
             return Ok(false);
@@ -187,7 +225,7 @@ impl<S: Deref<Target = Shared>> ReadOps for LmdbRead<S> {
         };
         catch_engine_panic(Some(table), Operation::Get, |caller| {
             let value = db
-                .get(&self.txn, key.as_bytes())
+                .get(self.txn, key.as_bytes())
                 .map_err(heed_error(Some(table), Operation::Get))?;
             match value {
                 // The bytes of the memory map itself.
@@ -205,7 +243,7 @@ impl<S: Deref<Target = Shared>> ReadOps for LmdbRead<S> {
             return Ok(());
         };
         catch_engine_panic(Some(table), Operation::Range, |caller| {
-            let entries = Entries::open(db, &self.txn, range, table)?;
+            let entries = Entries::open(db, self.txn, range, table)?;
             entries.walk(table, |key, value| caller.run(|| visit(key, value)))
         })
     }
@@ -215,15 +253,15 @@ impl<S: Deref<Target = Shared>> ReadOps for LmdbRead<S> {
             return Ok(0);
         };
         catch_engine_panic(Some(table), Operation::Len, |_| {
-            db.len(&self.txn)
+            db.len(self.txn)
                 .map_err(heed_error(Some(table), Operation::Len))
         })
     }
 
     fn list_tables(&self) -> Result<Vec<String>> {
         catch_engine_panic(None, Operation::ListTables, |_| {
-            self.shared()
-                .table_names(&self.txn)
+            self.shared
+                .table_names(self.txn)
                 .map_err(heed_error(None, Operation::ListTables))
         })
     }
@@ -233,7 +271,7 @@ impl<S: Deref<Target = Shared>> ReadOps for LmdbRead<S> {
             return Ok(TableStats::default());
         };
         catch_engine_panic(Some(table), Operation::TableStats, |_| {
-            stats_of(db, &self.txn, table)
+            stats_of(db, self.txn, table)
         })
     }
 }

@@ -32,6 +32,7 @@ use heed::types::{Bytes, DecodeIgnore};
 use heed::{CommitOrAbort, CommitToken, Database, Env, OnCommit, RoTxn, WithoutTls};
 
 use super::names::{DatabaseName, classify};
+use super::reuse::SnapshotReuse;
 use super::{OpenPath, heed_error};
 use crate::engine::{Durability, WriterGate, WriterTicket};
 use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
@@ -70,6 +71,9 @@ pub(super) struct Shared {
     pub(super) durability: Durability,
     pub(super) path: PathBuf,
     pub(super) page_size: usize,
+    /// Snapshots kept for auto-commit reads. Declared before `_open`: their transactions hold
+    /// the environment open.
+    pub(super) reuse: SnapshotReuse,
     _open: OpenPath,
 }
 
@@ -125,6 +129,7 @@ impl Shared {
             durability,
             path,
             page_size,
+            reuse: SnapshotReuse::default(),
             _open: open,
         }
     }
@@ -237,10 +242,18 @@ impl Shared {
         Entered(self)
     }
 
+    /// Stops counting a snapshot kept open by [`Entered::keep`].
+    pub(super) fn leave(&self) {
+        self.activity.leave();
+    }
+
     /// Grows the map before a write transaction begins, if the last one found it full or it is
     /// nearly full, and nothing else of this process uses it. The caller holds the writer
     /// ticket, so no write transaction is open.
     pub(super) fn prepare_write(&self, _ticket: &WriterTicket) -> Result<()> {
+        // Idle kept snapshots would keep this transaction from reusing the pages the last
+        // commits freed (and the map from growing).
+        self.reuse.end_idle(self);
         let info = self.env.info();
         let used = (info.last_page_number + 1).saturating_mul(self.page_size);
         let full = self.map.full.load(Ordering::Relaxed);

@@ -8,7 +8,7 @@
 //! heed reads through `&RoTxn` and writes through `&mut RwTxn`, while zerotable's
 //! [`WriteTxn`] does both through `&self`, also from inside a read callback of the same
 //! transaction (a range over one table writing another). The transaction therefore sits in an
-//! [`UnsafeCell`]: see [`WriteOps::ro`] and [`WriteOps::rw`] for why the references made from it
+//! [`UnsafeCell`]: see [`WriteOps::ro`] and [`WriteOps::with_rw`] for why the references made from it
 //! never overlap in a way Rust forbids, and the module docs of the engine for why LMDB allows
 //! what is done with them.
 
@@ -90,28 +90,33 @@ impl<'e> WriteOps<'e> {
     /// The returned reference is only ever passed to one heed call (which returns before any
     /// caller code runs) and not used after it: what outlives the call are byte slices into
     /// LMDB's memory and heed's cursors, which hold LMDB's raw cursor pointer, not a reference
-    /// to the `RwTxn` (heed 0.23's `RoCursor`). So a `&mut` made later by [`rw`](Self::rw),
+    /// to the `RwTxn` (heed 0.23's `RoCursor`). So a `&mut` made later by [`with_rw`](Self::with_rw),
     /// from inside a read callback, never meets a live shared reference.
     #[inline]
     fn ro(&self) -> Result<&RwTxn<'e>> {
-        // SAFETY: the only mutable reference to the transaction is made by `rw`, whose callers
-        // use it for one heed call that runs no caller code; this `&` is therefore never made
+        // SAFETY: the only mutable reference to the transaction is made by `with_rw`, for one
+        // heed call that runs no caller code; this `&` is therefore never made
         // while that `&mut` is in use, and (see above) not used once a later `&mut` is made.
         // Single-threaded: `WriteOps` is not `Sync` (`RefCell`, `UnsafeCell` fields).
         let txn = unsafe { &*self.txn.get() };
         txn.as_ref().ok_or_else(|| closed(Operation::Get))
     }
 
-    /// The transaction, for writing: for the duration of one heed call only.
+    /// Runs `call` — one heed call, or a nested transaction's creation and commit, which run
+    /// no caller code — with the transaction for writing.
     #[inline]
-    fn rw(&self) -> Result<&mut RwTxn<'e>> {
-        // SAFETY: every caller passes the reference to one heed call that runs no caller code
-        // and drops it after; no other reference from `ro` or `rw` is in use during that call
-        // (shared ones were only used for heed calls that returned, see `ro`). No function
-        // frame with a reference to the transaction as an argument is active: reads hand
-        // `ro`'s reference to a heed call and keep only what it returned.
+    fn with_rw<R>(&self, call: impl FnOnce(&mut RwTxn<'e>) -> R) -> Result<R> {
+        // SAFETY: this `&mut` lives for `call` only, and `call` runs no caller code, so no
+        // other reference made by `ro` or `with_rw` is used while it lives (shared ones from
+        // `ro` were passed to heed calls that returned; see `ro`). No function frame with a
+        // reference to the transaction as an argument is active: reads hand `ro`'s reference
+        // to a heed call and keep only what it returned. Single-threaded: `WriteOps` is not
+        // `Sync`.
         let txn = unsafe { &mut *self.txn.get() };
-        txn.as_mut().ok_or_else(|| closed(Operation::Put))
+        match txn.as_mut() {
+            Some(txn) => Ok(call(txn)),
+            None => Err(closed(Operation::Put)),
+        }
     }
 
     /// Runs an operation: refused once the transaction failed; a panic inside heed or LMDB
@@ -278,13 +283,13 @@ impl<'e> WriteOps<'e> {
     /// into this one, as heed 0.23 requires of a handle that outlives its transaction.
     fn open_database(&self, table: &str, name: &str, operation: Operation) -> Result<Db> {
         let env = &self.shared.env;
-        let child = env
-            .nested_write_txn(self.rw()?)
-            .map_err(self.lmdb(Some(table), operation))?;
-        let created = env.create_databases_and_commit(child, |opener, child| -> heed::Result<_> {
-            let db = opener.create_database::<Bytes, Bytes>(child, Some(name))?;
-            Ok(CommitOrAbort::<_, ()>::Commit(db))
-        });
+        let created = self.with_rw(|parent| {
+            let child = env.nested_write_txn(parent)?;
+            env.create_databases_and_commit(child, |opener, child| -> heed::Result<_> {
+                let db = opener.create_database::<Bytes, Bytes>(child, Some(name))?;
+                Ok(CommitOrAbort::<_, ()>::Commit(db))
+            })
+        })?;
         match created {
             Ok(CommitOrAbort::Commit(db)) => Ok(db),
             Ok(CommitOrAbort::Abort(())) => unreachable!("the creation is never aborted"),
@@ -309,8 +314,7 @@ impl<'e> WriteOps<'e> {
             .map_err(lmdb())?
             .is_none()
         {
-            registry
-                .put(self.rw()?, key.as_bytes(), &[])
+            self.with_rw(|txn| registry.put(txn, key.as_bytes(), &[]))?
                 .map_err(lmdb())?;
         }
         Ok(())
@@ -355,6 +359,8 @@ impl<'e> WriteOps<'e> {
         .unwrap_or_else(Err);
         committed?;
         self.shared.committed(durability);
+        // Kept snapshots are outdated now: end the idle ones rather than pin what was freed.
+        self.shared.reuse.end_idle(self.shared);
         self.shared
             .register_opened(std::mem::take(self.opened.get_mut()), ticket);
         Ok(())
@@ -444,23 +450,19 @@ impl ReadOps for WriteOps<'_> {
                 return Ok(());
             };
             let entries = Entries::open(db, self.ro()?, range, table)
-                .map_err(|error| {
-                    self.fail(&error);
-                    error
-                })?;
+                .inspect_err(|error| self.fail(error))?;
             let _reading = self.reads.enter(table);
             entries
                 .walk(table, |key, value| {
                     self.deliver(key, value, |key, value| caller.run(|| visit(key, value)))
                 })
-                .map_err(|error| {
+                .inspect_err(|error| {
                     // An LMDB error of the walk fails the transaction; the callback's own
                     // errors (its writes' `InUse`, say) do not.
-                    if matches!(&error, Error::Engine { operation: Operation::Range, table: Some(t), .. } if t == table)
+                    if matches!(error, Error::Engine { operation: Operation::Range, table: Some(t), .. } if t == table)
                     {
-                        self.fail(&error);
+                        self.fail(error);
                     }
-                    error
                 })
         })
     }
@@ -518,7 +520,7 @@ impl WriteTxn for WriteOps<'_> {
                 .table(table, Operation::Put, true)?
                 .unwrap_or_else(|| unreachable!("created if missing"));
             self.list(table, db, Operation::Put, false)?;
-            db.put(self.rw()?, key.as_bytes(), value)
+            self.with_rw(|txn| db.put(txn, key.as_bytes(), value))?
                 .map_err(self.lmdb(Some(table), Operation::Put))
         })
     }
@@ -532,7 +534,7 @@ impl WriteTxn for WriteOps<'_> {
             let Some(db) = self.table(table, Operation::Delete, false)? else {
                 return Ok(false);
             };
-            db.delete(self.rw()?, key.as_bytes())
+            self.with_rw(|txn| db.delete(txn, key.as_bytes()))?
                 .map_err(self.lmdb(Some(table), Operation::Delete))
         })
     }
@@ -549,8 +551,8 @@ impl WriteTxn for WriteOps<'_> {
             let start = stored_bound(range.start, true);
             let end = stored_bound(range.end, false);
             let bounds = (as_slice(&start), as_slice(&end));
-            let removed = db
-                .delete_range(self.rw()?, &bounds)
+            let removed = self
+                .with_rw(|txn| db.delete_range(txn, &bounds))?
                 .map_err(self.lmdb(Some(table), Operation::DeleteRange))?;
             Ok(removed as u64)
         })
@@ -572,14 +574,13 @@ impl WriteTxn for WriteOps<'_> {
         };
         self.guard(Some(table), Operation::DropTable, |_| {
             let lmdb = || self.lmdb(Some(table), Operation::DropTable);
+            let registry = self.shared.registry;
             let existed = self
-                .shared
-                .registry
-                .delete(self.rw()?, key.as_bytes())
+                .with_rw(|txn| registry.delete(txn, key.as_bytes()))?
                 .map_err(lmdb())?;
             if existed && let Some(db) = self.table(table, Operation::DropTable, false)? {
                 // Emptied, not deleted: see the module docs.
-                db.clear(self.rw()?).map_err(lmdb())?;
+                self.with_rw(|txn| db.clear(txn))?.map_err(lmdb())?;
             }
             Ok(existed)
         })
