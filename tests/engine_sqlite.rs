@@ -870,3 +870,103 @@ fn compact_shrinks_the_file_after_deletes() {
     assert!(after * 4 < before, "{before} -> {after}");
     assert_eq!(scan(&*engine, "t", KeyRange::ALL).len(), 10);
 }
+
+/// Writers on several threads move amounts between two tables while readers on several
+/// threads check, each in one snapshot, that the total never changes: pooled reader
+/// connections, the shared writer and the writer gate under contention.
+#[test]
+fn concurrent_transfers_keep_the_total_in_every_snapshot() {
+    const ACCOUNTS: u8 = 16;
+    const TRANSFERS: u32 = 150;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(&dir.path().join("app.sqlite"));
+    engine
+        .write(WriteOptions::DEFAULT, &mut |txn| {
+            for account in 0..ACCOUNTS {
+                txn.put("left", &[account], &100u64.to_be_bytes())?;
+                txn.put("right", &[account], &100u64.to_be_bytes())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let amount = |reader: &dyn ReadOps, table: &str, account: u8| -> zerotable::Result<u64> {
+        let mut value = 0;
+        reader.get(table, &[account], &mut |bytes| {
+            value = u64::from_be_bytes(bytes.try_into().unwrap());
+            Ok(())
+        })?;
+        Ok(value)
+    };
+    let total = |reader: &dyn ReadOps| -> u64 {
+        let mut sum = 0;
+        for table in ["left", "right"] {
+            reader
+                .range(table, &KeyRange::ALL, &mut |_, bytes| {
+                    sum += u64::from_be_bytes(bytes.try_into().unwrap());
+                    Ok(ControlFlow::Continue(()))
+                })
+                .unwrap();
+        }
+        sum
+    };
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (engine, stop) = (Arc::clone(&engine), Arc::clone(&stop));
+            thread::spawn(move || {
+                let mut checked = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) || checked == 0 {
+                    engine
+                        .read(&mut |reader| {
+                            assert_eq!(total(reader), 200 * u64::from(ACCOUNTS));
+                            Ok(())
+                        })
+                        .unwrap();
+                    let snapshot = engine.begin_read().unwrap();
+                    assert_eq!(total(&*snapshot), 200 * u64::from(ACCOUNTS));
+                    checked += 1;
+                }
+                checked
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..3u32)
+        .map(|writer| {
+            let engine = Arc::clone(&engine);
+            thread::spawn(move || {
+                for i in 0..TRANSFERS {
+                    let account = ((i * 7 + writer) % u32::from(ACCOUNTS)) as u8;
+                    let (from, to) = if (i + writer) % 2 == 0 {
+                        ("left", "right")
+                    } else {
+                        ("right", "left")
+                    };
+                    let options = WriteOptions::durability(Durability::None);
+                    let body = &mut |txn: &dyn zerotable::WriteTxn| {
+                        let have = amount(txn, from, account)?;
+                        let moved = have.min(3);
+                        txn.put(from, &[account], &(have - moved).to_be_bytes())?;
+                        let other = amount(txn, to, account)?;
+                        txn.put(to, &[account], &(other + moved).to_be_bytes())
+                    };
+                    if i % 2 == 0 {
+                        engine.write(options, body).unwrap();
+                    } else {
+                        let txn = engine.begin_write(options).unwrap();
+                        body(&*txn).unwrap();
+                        txn.commit().unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for reader in readers {
+        assert!(reader.join().unwrap() > 0);
+    }
+    let snapshot = engine.begin_read().unwrap();
+    assert_eq!(total(&*snapshot), 200 * u64::from(ACCOUNTS));
+}

@@ -402,12 +402,44 @@ fn gate_for(path: &Path) -> Arc<WriterGate> {
 
 impl SqliteEngine {
     /// Opens the SQLite database at `path`, creating it if it does not exist, with default
-    /// options (every commit fsynced).
+    /// options (every commit fsynced). A file that is not a SQLite database is an
+    /// [`Error::Open`] of kind [`Corrupted`](EngineErrorKind::Corrupted).
+    ///
+    /// ```
+    /// use zerotable::EngineErrorKind;
+    /// use zerotable::engines::SqliteEngine;
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let engine = SqliteEngine::open(dir.path().join("app.sqlite"))?;
+    /// # drop(engine);
+    /// let not_sqlite = dir.path().join("notes.txt");
+    /// std::fs::write(&not_sqlite, "a text file, long enough to fill a header: ".repeat(20)).unwrap();
+    /// let err = SqliteEngine::open(&not_sqlite).unwrap_err();
+    /// assert_eq!(err.engine_kind(), Some(EngineErrorKind::Corrupted));
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, SqliteOptions::default())
     }
 
     /// Opens or creates the SQLite database at `path` with `options`, and puts it in WAL mode.
+    ///
+    /// ```
+    /// use zerotable::engines::{SqliteEngine, SqliteOptions};
+    /// use zerotable::{Durability, Engine, Storage};
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// // Commits without fsync; `flush` makes them all durable at once.
+    /// let options = SqliteOptions::default().durability(Durability::None);
+    /// let storage = Storage::new(SqliteEngine::open_with(dir.path().join("app.sqlite"), options)?);
+    /// let log = storage.raw_table::<u64>("log")?;
+    /// for i in 0..100 {
+    ///     log.put(&i, b"entry")?;
+    /// }
+    /// storage.flush()?;
+    /// assert_eq!(log.len()?, 100);
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
         let path = path.as_ref();
         let open_error = |error: rusqlite::Error| Error::Open {
