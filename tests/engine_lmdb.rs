@@ -438,6 +438,14 @@ fn damaged_files_are_open_errors() {
     assert!(matches!(err, Error::Open { .. }), "{err:?}");
     assert!(err.to_string().contains("is a file"), "{err}");
 
+    // A garbage lock file is rebuilt by LMDB when no process has the environment open.
+    let (_dir, path) = temp_env();
+    drop(LmdbEngine::open(&path).unwrap());
+    std::fs::write(path.join("lock.mdb"), &garbage[..8192]).unwrap();
+    let engine = LmdbEngine::open(&path).unwrap();
+    assert!(entries(&engine, "t").is_empty());
+    drop(engine);
+
     // An empty data.mdb is a new environment (LMDB initialises it).
     let (_dir, path) = temp_env();
     std::fs::create_dir_all(&path).unwrap();
@@ -815,7 +823,8 @@ fn copy_compacted_writes_a_smaller_copy() {
 
 /// Another process opens the same environment while this one has it open: each sees the
 /// other's commits, including tables the other created (found when a snapshot or a write
-/// transaction begins), and a snapshot taken before stays as it was.
+/// transaction begins) and its growth of the map; a snapshot taken before stays as it was, and
+/// a snapshot kept for auto-commit reads is replaced once another process committed.
 #[test]
 fn another_process_shares_the_environment() {
     let (_dir, path) = temp_env();
@@ -825,6 +834,7 @@ fn another_process_shares_the_environment() {
             txn.put("parent", b"k", b"from the parent")
         })
         .unwrap();
+    assert_eq!(entries(&*engine, "parent").len(), 1); // keeps a snapshot for the next read
     let before = engine.begin_read().unwrap();
 
     // The child creates tables and grows the map beyond this process's 1 MiB.
@@ -843,12 +853,27 @@ fn another_process_shares_the_environment() {
             txn.put("from_child", b"parent", b"was here")
         })
         .unwrap();
+    assert_eq!(entries(&*engine, "from_child").len(), 4);
+    assert!(engine.map_size() > MIB, "the child's map size was adopted");
+
+    // Another child commits while this process keeps a snapshot for its auto-commit reads.
+    let _second = spawn_until_ready("append", &path);
+    assert_eq!(
+        entries(&*engine, "from_child").len(),
+        5,
+        "an auto-commit read missed a commit"
+    );
+    assert_eq!(
+        entries(&*engine, "late").len(),
+        1,
+        "a table the second child created"
+    );
+
     let snapshot = engine.begin_read().unwrap();
     let tables = snapshot.list_tables().unwrap();
-    assert_eq!(tables, ["big_from_child", "from_child", "parent"]);
+    assert_eq!(tables, ["big_from_child", "from_child", "late", "parent"]);
     assert_eq!(snapshot.len("big_from_child").unwrap(), 8);
-    assert_eq!(snapshot.len("from_child").unwrap(), 4);
-    assert!(engine.map_size() > MIB, "the child's map size was adopted");
+    drop(snapshot);
     assert_eq!(
         engine.check_integrity().unwrap(),
         zerotable::Integrity::Intact
@@ -883,6 +908,17 @@ fn child_process_helper() {
                         txn.put("big_from_child", &[i], &vec![i; 1 << 20])?;
                     }
                     Ok(())
+                })
+                .unwrap();
+            announce_ready_and_hold();
+        }
+        "append" => {
+            let options = LmdbOptions::default().map_size(ByteSize(64 << 20));
+            let engine = LmdbEngine::open_with(&path, options).expect("the child opens");
+            engine
+                .write(WriteOptions::DEFAULT, &mut |txn| {
+                    txn.put("from_child", b"second", b"child")?;
+                    txn.put("late", b"k", b"v")
                 })
                 .unwrap();
             announce_ready_and_hold();

@@ -9,7 +9,12 @@
 //! - **Snapshots** are LMDB read transactions, opened without thread-local storage (heed's
 //!   `WithoutTls`, LMDB's `MDB_NOTLS`) so that they are `Send`. Each holds one of LMDB's reader
 //!   slots (`max_readers`, 126 by default) while it lives, and keeps the pages it sees from
-//!   being reused, as every MVCC snapshot does: keep them short.
+//!   being reused, as every MVCC snapshot does: keep them short. Beginning one is most of the
+//!   cost of a one-key read (LMDB allocates and zeroes a transaction sized by `max_tables`, and
+//!   claims a reader slot under a mutex), so an auto-commit read ([`Engine::read`]) borrows a
+//!   snapshot kept from an earlier one while it is still the latest state (its transaction id
+//!   is the last commit's); at most four are kept, a write transaction of this process ends the
+//!   idle ones when it begins and when it commits, and they count as open snapshots.
 //! - **Writers**: one at a time. LMDB serializes writers itself (across processes too), but
 //!   waits forever on a nested write of the same thread, so zerotable's
 //!   [`WriterGate`](crate::engine::WriterGate) admits one writer of this process at a time and
@@ -17,14 +22,15 @@
 //!   A write transaction stays on the thread that began it, as LMDB requires.
 //! - **Durability**: [`Durability::Immediate`] (the default) is LMDB's default commit: data
 //!   pages are fsynced, then the meta page. [`Durability::None`] commits with `MDB_NOSYNC` set
-//!   on the environment for that commit (set and cleared by the writer, which holds the
-//!   writer gate; heed asks that one thread at a time change flags): nothing is fsynced, the
-//!   commit is in the OS's buffers, so it survives a crash of the process but not of the
-//!   machine, until a later immediate commit or [`flush`](Engine::flush) (`mdb_env_sync`)
-//!   syncs everything. Per-transaction [`WriteOptions::durability`] is honoured. Unlike redb,
-//!   LMDB does not promise that a machine crash after unsynced commits leaves the file
-//!   consistent (its documentation says such a crash "can corrupt the database"); a clean
-//!   close syncs if unsynced commits were made.
+//!   on the environment: the writer sets it before such a commit and clears it before the next
+//!   immediate one (only the holder of the writer gate changes flags, as heed asks: one thread
+//!   at a time). Nothing is fsynced; the commit is in the OS's buffers, so it survives a crash
+//!   of the process but not of the machine, until a later immediate commit or
+//!   [`flush`](Engine::flush) (`mdb_env_sync`) syncs everything. Per-transaction
+//!   [`WriteOptions::durability`] is honoured. LMDB's own documentation of `MDB_NOSYNC`: the
+//!   file's integrity survives a machine crash only if the file system preserves the order of
+//!   writes; otherwise "a system crash can corrupt the database". A clean close (the engine
+//!   dropped) syncs if unsynced commits were made.
 //! - **Tables** are LMDB named databases (`t:` + the name; names holding a NUL byte, which a C
 //!   string cannot, are stored as `x:` + hex). Creating one inside a write transaction is
 //!   transactional in LMDB (the database record is a key of the main database); zerotable
@@ -34,10 +40,20 @@
 //!   snapshot's tables and a rolled-back transaction leaves no table behind. Dropping a table
 //!   empties its database (`mdb_drop` without deleting it) and takes it off the list: LMDB
 //!   cannot delete a named database while another thread may use its handle, so the empty
-//!   database stays (and counts against `max_tables`, LMDB's `max_dbs`) until a table of the
-//!   same name reuses it. Table names may be up to 509 bytes (254 with a NUL byte); longer ones
-//!   are [`LimitExceeded`](crate::EngineErrorKind::LimitExceeded) for writes and missing for
-//!   reads.
+//!   database stays (and counts against `max_tables`, LMDB's `max_dbs`, 128 by default) until
+//!   a table of the same name reuses it. Table names may be up to 509 bytes (254 with a NUL
+//!   byte); longer ones are [`LimitExceeded`](crate::EngineErrorKind::LimitExceeded) for
+//!   writes and missing for reads; more tables than `max_tables` is `LimitExceeded` too, and
+//!   the transaction stays usable.
+//! - **Table handles**: LMDB opens a named database once per process, and a handle serves only
+//!   transactions begun after it was opened; heed 0.23 lets a handle outlive its transaction
+//!   only once that transaction committed. So every table present at open is opened then; a
+//!   write transaction opens (or creates) the others it needs in a nested transaction, and
+//!   they serve everyone once it commits; and a snapshot that finds tables no handle serves yet
+//!   (another process created them) opens them first, holding the writer gate, since LMDB
+//!   forbids opening handles while a transaction of the process that opened some is unfinished.
+//!   Such a snapshot waits for a write transaction of this process on another thread to end,
+//!   and fails with `InUse` on the thread that holds one.
 //! - **Keys** are stored behind one prefix byte, because LMDB refuses empty keys; the order of
 //!   keys is unchanged. LMDB's keys are at most 511 bytes, so zerotable's are at most
 //!   [`LmdbEngine::MAX_KEY_LEN`] = 510 bytes: a longer key is a `LimitExceeded` error for a
@@ -51,7 +67,8 @@
 //!   the map is rolled back by LMDB: its error is `LimitExceeded`, says that nothing of it was
 //!   written and what the next transaction will do (or, with snapshots open, what to set).
 //!   Another process's growth is adopted when LMDB reports it (`MDB_MAP_RESIZED`) at the
-//!   beginning of a transaction, again when no snapshot of this process is open.
+//!   beginning of a transaction, again when no snapshot of this process is open (else that
+//!   beginning fails with `LimitExceeded`, saying so).
 //! - **Reads are zero-copy**: a snapshot's callbacks get slices of the memory map itself. In a
 //!   write transaction, bytes on pages that transaction has already changed live in LMDB's
 //!   heap copies of those pages, which a later write in the same transaction may free ("values
@@ -65,7 +82,9 @@
 //!   reads nest freely.
 //! - **Several processes** may open the same environment at once: LMDB coordinates them
 //!   through `lock.mdb` (one writer at a time across processes; readers never wait). Tables
-//!   another process creates are found when a snapshot or write transaction begins. The
+//!   another process creates are found when a snapshot or write transaction begins. Snapshots
+//!   kept for auto-commit reads are replaced by this process's next read or write: while it
+//!   stays idle they keep the pages other processes' commits free from being reused. The
 //!   environment must be used only through zerotable (any process): zerotable relies on never
 //!   deleting a named database. Within one process, opening the same directory twice is
 //!   refused with [`AlreadyOpen`](crate::EngineErrorKind::AlreadyOpen) (LMDB forbids it: its
@@ -141,9 +160,11 @@ pub struct LmdbOptions {
     /// Address space mapped for the data (virtual, sparse); grows when full. Default 1 GiB.
     /// Rounded up to a multiple of 64 KiB.
     pub map_size: ByteSize,
-    /// How many tables (LMDB named databases) the environment can hold. Default 128. LMDB
-    /// allocates and zeroes about 57 bytes per possible table in every transaction it begins,
-    /// so a large figure slows every transaction down (1024 costs about a microsecond each).
+    /// How many tables (LMDB named databases) the environment can hold; a dropped table still
+    /// counts until a table of its name reuses its database. Default 128. LMDB allocates and
+    /// zeroes about 57 bytes per possible table in every transaction it begins, so a large
+    /// figure slows down every snapshot that is not reused (measured here: with 1024, a one-key
+    /// read in a new snapshot took about twice as long as with 16).
     pub max_tables: u32,
     /// LMDB's reader slots: how many snapshots may be open at once, across processes.
     /// `None` keeps LMDB's default (126).
@@ -563,17 +584,6 @@ fn open_core(env: &heed::Env<heed::WithoutTls>) -> Result<(MainDb, Db)> {
         };
         Ok((main, registry))
     })
-}
-
-impl Drop for LmdbEngine {
-    fn drop(&mut self) {
-        // A clean close keeps commits made without a sync: make them durable too.
-        if Arc::strong_count(&self.shared) == 1 && self.shared.has_unsynced() {
-            let _ = catch_engine_panic(None, Operation::Flush, |_| {
-                self.shared.sync(Operation::Flush)
-            });
-        }
-    }
 }
 
 impl Engine for LmdbEngine {

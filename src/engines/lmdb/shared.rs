@@ -370,6 +370,18 @@ impl Shared {
     }
 }
 
+impl Drop for Shared {
+    /// A clean close keeps the commits made without a sync: they are synced here, while the
+    /// environment is still open.
+    fn drop(&mut self) {
+        if self.has_unsynced() {
+            let _ = crate::engine::catch_engine_panic(None, Operation::Flush, |_| {
+                self.sync(Operation::Flush)
+            });
+        }
+    }
+}
+
 /// The map size to grow to from `current`, with `used` bytes in use: twice the larger, in
 /// whole 64 KiB (a multiple of every page size LMDB runs on).
 pub(super) fn grown_size(current: usize, used: usize) -> usize {
