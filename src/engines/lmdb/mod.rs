@@ -139,6 +139,9 @@ const DEFAULT_MAX_TABLES: u32 = 128;
 const MAX_MAX_TABLES: u32 = 32_767;
 /// Map sizes are whole multiples of this (a multiple of every page size LMDB runs on).
 const MAP_UNIT: u64 = 64 << 10;
+/// The largest map: 64 TiB on 64-bit targets (whose processes have 128 TiB or more of address
+/// space), 1 GiB on 32-bit ones. Growth stops there.
+pub(super) const MAX_MAP_SIZE: usize = if usize::BITS >= 64 { 1 << 46 } else { 1 << 30 };
 
 /// Settings for opening an [`LmdbEngine`].
 ///
@@ -253,12 +256,13 @@ impl LmdbOptions {
                 format!("{} is too small: give at least 64KiB", self.map_size),
             ));
         }
-        if usize::try_from(self.map_size.0.div_ceil(MAP_UNIT) * MAP_UNIT).is_err() {
+        if self.map_size.0 > MAX_MAP_SIZE as u64 {
             return Err((
                 "map_size",
                 format!(
-                    "{} is more address space than this machine has",
-                    self.map_size
+                    "{} is more address space than a process can map here: give at most {}",
+                    self.map_size,
+                    ByteSize(MAX_MAP_SIZE as u64)
                 ),
             ));
         }
@@ -280,10 +284,10 @@ impl LmdbOptions {
         Ok(())
     }
 
-    /// The map size in bytes, rounded up to whole 64 KiB.
+    /// The map size in bytes, rounded up to whole 64 KiB (`check` passed).
     fn map_bytes(&self) -> usize {
         let bytes = self.map_size.0.div_ceil(MAP_UNIT) * MAP_UNIT;
-        usize::try_from(bytes).unwrap_or(usize::MAX / 2)
+        usize::try_from(bytes).map_or(MAX_MAP_SIZE, |bytes| bytes.min(MAX_MAP_SIZE))
     }
 }
 

@@ -33,7 +33,7 @@ use heed::{CommitOrAbort, CommitToken, Database, Env, OnCommit, RoTxn, WithoutTl
 
 use super::names::{DatabaseName, classify};
 use super::reuse::SnapshotReuse;
-use super::{OpenPath, heed_error};
+use super::{MAX_MAP_SIZE, OpenPath, heed_error};
 use crate::engine::{Durability, WriterGate, WriterTicket};
 use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
 
@@ -261,6 +261,9 @@ impl Shared {
             return Ok(());
         }
         let target = grown_size(info.map_size, used);
+        if target <= info.map_size {
+            return Ok(()); // as large as it gets
+        }
         if !self.activity.try_exclusive() {
             // Snapshots are open: the transaction may still fit; if not, its error says why.
             self.map.blocked.store(true, Ordering::Relaxed);
@@ -383,12 +386,13 @@ impl Drop for Shared {
 }
 
 /// The map size to grow to from `current`, with `used` bytes in use: twice the larger, in
-/// whole 64 KiB (a multiple of every page size LMDB runs on).
+/// whole 64 KiB (a multiple of every page size LMDB runs on), at most [`MAX_MAP_SIZE`].
 pub(super) fn grown_size(current: usize, used: usize) -> usize {
     const UNIT: usize = 64 << 10;
     current
         .max(used)
         .saturating_mul(2)
+        .min(MAX_MAP_SIZE)
         .div_ceil(UNIT)
         .saturating_mul(UNIT)
 }

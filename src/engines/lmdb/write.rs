@@ -14,6 +14,7 @@
 
 use std::cell::{RefCell, UnsafeCell};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use heed::types::Bytes;
 use heed::{CommitOrAbort, RwTxn};
@@ -90,13 +91,14 @@ impl<'e> WriteOps<'e> {
     /// The returned reference is only ever passed to one heed call (which returns before any
     /// caller code runs) and not used after it: what outlives the call are byte slices into
     /// LMDB's memory and heed's cursors, which hold LMDB's raw cursor pointer, not a reference
-    /// to the `RwTxn` (heed 0.23's `RoCursor`). So a `&mut` made later by [`with_rw`](Self::with_rw),
-    /// from inside a read callback, never meets a live shared reference.
+    /// to the `RwTxn` (heed 0.23's `RoCursor`). So a `&mut` made later by
+    /// [`with_rw`](Self::with_rw), from inside a read callback, never meets a live shared
+    /// reference.
     #[inline]
     fn ro(&self) -> Result<&RwTxn<'e>> {
         // SAFETY: the only mutable reference to the transaction is made by `with_rw`, for one
-        // heed call that runs no caller code; this `&` is therefore never made
-        // while that `&mut` is in use, and (see above) not used once a later `&mut` is made.
+        // heed call that runs no caller code; this `&` is therefore never made while that
+        // `&mut` is in use, and (see above) not used once a later `&mut` is made.
         // Single-threaded: `WriteOps` is not `Sync` (`RefCell`, `UnsafeCell` fields).
         let txn = unsafe { &*self.txn.get() };
         txn.as_ref().ok_or_else(|| closed(Operation::Get))
@@ -169,17 +171,15 @@ impl<'e> WriteOps<'e> {
     /// The error of a transaction that found the map full (LMDB aborts it).
     fn map_full(&self, table: Option<&str>, operation: Operation) -> Error {
         let shared = self.shared;
-        shared
-            .map
-            .full
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        shared.map.full.store(true, Ordering::Relaxed);
         let (map, used) = shared.map_figures();
-        let next = ByteSize(grown_size(map, used) as u64);
-        let advice = if shared
-            .map
-            .blocked
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        let grown = grown_size(map, used);
+        let next = ByteSize(grown as u64);
+        let advice = if grown <= map {
+            format!(
+                "the map is as large as zerotable makes it ({next}): this transaction cannot fit"
+            )
+        } else if shared.map.blocked.load(Ordering::Relaxed) {
             format!(
                 "the map could not grow before this transaction because snapshots of this \
                  process were open: end them before writing, or open the environment with \
