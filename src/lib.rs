@@ -98,6 +98,14 @@ pub use engine::{
     TableStats, WriteOptions, WriteTxn, catch_engine_panic,
 };
 pub use engines::{MemoryEngine, RedbEngine, RedbOptions};
+#[cfg(feature = "fjall")]
+pub use engines::{FjallEngine, FjallOptions};
+#[cfg(feature = "lmdb")]
+pub use engines::{LmdbEngine, LmdbOptions};
+#[cfg(feature = "rocksdb")]
+pub use engines::{RocksDbEngine, RocksDbOptions};
+#[cfg(feature = "sqlite")]
+pub use engines::{SqliteEngine, SqliteOptions};
 pub use error::{EngineError, EngineErrorKind, Error, Handles, Holder, Operation, Result};
 pub use scan::{Scanner, Values};
 pub use storage::{FlatBuffersTable, RawTable, RkyvBytesTable, RkyvTable, Storage};
