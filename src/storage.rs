@@ -448,6 +448,47 @@ impl Storage {
         })
     }
 
+    /// [`write`](Self::write), run again when it loses to a concurrent transaction: for
+    /// engines with optimistic transactions, whose losing commit fails with
+    /// [`Conflict`](crate::EngineErrorKind::Conflict) having applied nothing. `body` runs at
+    /// most `attempts` times (at least once), each time in a new transaction that sees what
+    /// the winner committed; other errors, and the last conflict, are returned as they are.
+    /// Engines that serialize writers (every engine shipped today) never conflict, so `body`
+    /// runs once there — code written with this helper keeps working on an optimistic engine.
+    ///
+    /// `body` must be safe to run again: it should only read and write through `tx` (what it
+    /// did elsewhere is not undone when its transaction is).
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// let counters = storage.raw_table::<String>("counters")?;
+    /// storage.write_retrying(5, |tx| {
+    ///     let hits = counters.get_in(tx, "hits", |v| u64::from_le_bytes(v.try_into().unwrap()))?;
+    ///     counters.put_in(tx, "hits", &(hits.unwrap_or(0) + 1).to_le_bytes())
+    /// })?;
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn write_retrying<R>(
+        &self,
+        attempts: u32,
+        mut body: impl FnMut(&WriteTx<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let mut attempt = 1;
+        loop {
+            match self.write(&mut body) {
+                Err(error)
+                    if attempt < attempts
+                        && error.engine_kind() == Some(crate::EngineErrorKind::Conflict) =>
+                {
+                    // A short, growing pause lets the winner finish before the next attempt.
+                    std::thread::sleep(std::time::Duration::from_micros(50 << attempt.min(10)));
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
     /// Starts a write transaction for code that cannot use a closure: call
     /// [`WriteTx::commit`], or drop it to roll back. Waits while another thread writes; fails
     /// with [`NestedWrite`](crate::EngineErrorKind::NestedWrite) if this thread already does.
