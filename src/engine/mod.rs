@@ -23,6 +23,7 @@
 //! prove it with the conformance suite (`zerotable::testing`, feature `testing`), which checks
 //! every promise written on these traits.
 
+mod forward;
 mod panic_guard;
 mod running_reads;
 mod types;
@@ -30,6 +31,7 @@ mod writer_gate;
 
 use std::ops::ControlFlow;
 
+pub(crate) use self::forward::forward_write_txn;
 pub(crate) use self::panic_guard::guard_engine_call;
 #[cfg(feature = "testing")]
 pub(crate) use self::panic_guard::panic_message as panic_message_of;

@@ -644,51 +644,11 @@ impl LmdbWrite {
     }
 }
 
-impl ReadOps for LmdbWrite {
-    fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
-        self.ops(|ops| ops.get(table, key, found))
-    }
-
-    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut Visit<'_>) -> Result<()> {
-        self.ops(|ops| ops.range(table, range, visit))
-    }
-
-    fn len(&self, table: &str) -> Result<u64> {
-        self.ops(|ops| ops.len(table))
-    }
-
-    fn list_tables(&self) -> Result<Vec<String>> {
-        self.ops(|ops| ops.list_tables())
-    }
-
-    fn table_stats(&self, table: &str) -> Result<TableStats> {
-        self.ops(|ops| ops.table_stats(table))
-    }
-}
-
-impl WriteTxn for LmdbWrite {
-    fn put(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
-        self.ops(|ops| ops.put(table, key, value))
-    }
-
-    fn delete(&self, table: &str, key: &[u8]) -> Result<bool> {
-        self.ops(|ops| ops.delete(table, key))
-    }
-
-    fn delete_range(&self, table: &str, range: &KeyRange<'_>) -> Result<u64> {
-        self.ops(|ops| ops.delete_range(table, range))
-    }
-
-    fn create_table(&self, table: &str) -> Result<()> {
-        self.ops(|ops| ops.create_table(table))
-    }
-
-    fn drop_table(&self, table: &str) -> Result<bool> {
-        self.ops(|ops| ops.drop_table(table))
-    }
-
+crate::engine::forward_write_txn!(
+    LmdbWrite,
+    ops,
     fn commit(mut self: Box<Self>) -> Result<()> {
         let LmdbWrite { cell, ticket } = &mut *self;
         cell.with_dependent_mut(|_, ops| ops.finish(ticket))
     }
-}
+);

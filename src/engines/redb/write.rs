@@ -18,8 +18,7 @@ use super::reuse::SnapshotReuse;
 use super::slots::TableSlots;
 use crate::engine::WriterTicket;
 use crate::engine::{
-    CallerCode, Found, KeyRange, ReadOps, TableStats, Visit, WriteBody, WriteTxn,
-    catch_engine_panic, guard_engine_call,
+    CallerCode, KeyRange, WriteBody, WriteTxn, catch_engine_panic, guard_engine_call,
 };
 use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
 
@@ -391,49 +390,9 @@ impl Drop for RedbWrite {
     }
 }
 
-impl ReadOps for RedbWrite {
-    fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
-        self.ops(|ops| ops.get(table, key, found))
-    }
-
-    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut Visit<'_>) -> Result<()> {
-        self.ops(|ops| ops.range(table, range, visit))
-    }
-
-    fn len(&self, table: &str) -> Result<u64> {
-        self.ops(|ops| ops.len(table))
-    }
-
-    fn list_tables(&self) -> Result<Vec<String>> {
-        self.ops(|ops| ops.list_tables())
-    }
-
-    fn table_stats(&self, table: &str) -> Result<TableStats> {
-        self.ops(|ops| ops.table_stats(table))
-    }
-}
-
-impl WriteTxn for RedbWrite {
-    fn put(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
-        self.ops(|ops| ops.put(table, key, value))
-    }
-
-    fn delete(&self, table: &str, key: &[u8]) -> Result<bool> {
-        self.ops(|ops| ops.delete(table, key))
-    }
-
-    fn delete_range(&self, table: &str, range: &KeyRange<'_>) -> Result<u64> {
-        self.ops(|ops| ops.delete_range(table, range))
-    }
-
-    fn create_table(&self, table: &str) -> Result<()> {
-        self.ops(|ops| ops.create_table(table))
-    }
-
-    fn drop_table(&self, table: &str) -> Result<bool> {
-        self.ops(|ops| ops.drop_table(table))
-    }
-
+crate::engine::forward_write_txn!(
+    RedbWrite,
+    ops,
     fn commit(mut self: Box<Self>) -> Result<()> {
         let Some(cell) = self.cell.take() else {
             return Err(Error::engine(
@@ -447,4 +406,4 @@ impl WriteTxn for RedbWrite {
         super::discard(self.reuse.outdate());
         result
     }
-}
+);

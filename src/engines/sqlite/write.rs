@@ -464,49 +464,9 @@ impl Drop for SqliteWrite {
     }
 }
 
-impl ReadOps for SqliteWrite {
-    fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
-        self.writes(|writes| writes.get(table, key, found))
-    }
-
-    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut Visit<'_>) -> Result<()> {
-        self.writes(|writes| writes.range(table, range, visit))
-    }
-
-    fn len(&self, table: &str) -> Result<u64> {
-        self.writes(|writes| writes.len(table))
-    }
-
-    fn list_tables(&self) -> Result<Vec<String>> {
-        self.writes(|writes| writes.list_tables())
-    }
-
-    fn table_stats(&self, table: &str) -> Result<TableStats> {
-        self.writes(|writes| writes.table_stats(table))
-    }
-}
-
-impl WriteTxn for SqliteWrite {
-    fn put(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
-        self.writes(|writes| writes.put(table, key, value))
-    }
-
-    fn delete(&self, table: &str, key: &[u8]) -> Result<bool> {
-        self.writes(|writes| writes.delete(table, key))
-    }
-
-    fn delete_range(&self, table: &str, range: &KeyRange<'_>) -> Result<u64> {
-        self.writes(|writes| writes.delete_range(table, range))
-    }
-
-    fn create_table(&self, table: &str) -> Result<()> {
-        self.writes(|writes| writes.create_table(table))
-    }
-
-    fn drop_table(&self, table: &str) -> Result<bool> {
-        self.writes(|writes| writes.drop_table(table))
-    }
-
+crate::engine::forward_write_txn!(
+    SqliteWrite,
+    writes,
     fn commit(mut self: Box<Self>) -> Result<()> {
         if self.conn.is_none() {
             return Err(Error::engine(
@@ -517,4 +477,4 @@ impl WriteTxn for SqliteWrite {
         }
         self.end(true)
     }
-}
+);
