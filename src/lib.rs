@@ -97,11 +97,11 @@ pub use engine::{
     CallerCode, Capabilities, Durability, Engine, Integrity, KeyRange, ReadOps, ReadTxn,
     TableStats, WriteOptions, WriteTxn, catch_engine_panic,
 };
-pub use engines::{MemoryEngine, RedbEngine, RedbOptions};
 #[cfg(feature = "fjall")]
 pub use engines::{FjallEngine, FjallOptions};
 #[cfg(feature = "lmdb")]
 pub use engines::{LmdbEngine, LmdbOptions};
+pub use engines::{MemoryEngine, RedbEngine, RedbOptions};
 #[cfg(feature = "rocksdb")]
 pub use engines::{RocksDbEngine, RocksDbOptions};
 #[cfg(feature = "sqlite")]
