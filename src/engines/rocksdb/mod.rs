@@ -57,6 +57,8 @@
 //!   (a damaged `CURRENT` or `MANIFEST`), and damaged table files fail the reads that meet them
 //!   the same way; nothing panics. A RocksDB folder made by other software (no zerotable marker)
 //!   is refused rather than reinterpreted.
+//! - **Counts**: RocksDB keeps no exact entry count, so `len` and `table_stats` walk the table
+//!   (in a write transaction, with its staged writes merged in).
 //! - **Capabilities**: all. [`size_on_disk`](Engine::size_on_disk) is the size of the files in
 //!   the folder (table files, logs, manifest); [`flush`](Engine::flush) syncs the write-ahead
 //!   log; [`compact`](Engine::compact) drops the column families of dropped tables and compacts
@@ -197,24 +199,47 @@ impl RocksDbOptions {
     }
 
     /// Sets the default durability of commits.
+    ///
+    /// ```
+    /// use zerotable::Durability;
+    /// use zerotable::engines::RocksDbOptions;
+    ///
+    /// let options = RocksDbOptions::default().durability(Durability::None);
+    /// assert_eq!(options.durability, Durability::None);
+    /// ```
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self
     }
 
     /// Sets the block cache size in bytes.
+    ///
+    /// ```
+    /// let options = zerotable::engines::RocksDbOptions::default().cache_size(256 << 20);
+    /// assert_eq!(options.cache_size, Some(256 << 20));
+    /// ```
     pub fn cache_size(mut self, bytes: usize) -> Self {
         self.cache_size = Some(bytes);
         self
     }
 
     /// Compresses table files with LZ4 (`true`, the default) or not.
+    ///
+    /// ```
+    /// let options = zerotable::engines::RocksDbOptions::default().lz4(false);
+    /// assert!(!options.lz4);
+    /// ```
     pub fn lz4(mut self, lz4: bool) -> Self {
         self.lz4 = lz4;
         self
     }
 
     /// Sets the memtable size in bytes (at least 64 KiB; RocksDB raises smaller sizes).
+    ///
+    /// ```
+    /// let options = zerotable::engines::RocksDbOptions::default().write_buffer_size(16 << 20);
+    /// assert_eq!(options.write_buffer_size, Some(16 << 20));
+    /// ```
     pub fn write_buffer_size(mut self, bytes: usize) -> Self {
         self.write_buffer_size = Some(bytes);
         self
@@ -336,13 +361,35 @@ pub(super) fn connect(mut address: super::EngineAddress) -> Result<crate::Storag
 
 impl RocksDbEngine {
     /// The longest key RocksDB stores: lengths are 32-bit, and a stored key carries 8 bytes of
-    /// RocksDB's own.
+    /// RocksDB's own. A longer one is [`LimitExceeded`](crate::EngineErrorKind::LimitExceeded).
+    ///
+    /// ```
+    /// use zerotable::engines::RocksDbEngine;
+    /// assert_eq!(RocksDbEngine::MAX_KEY_LEN, (1 << 32) - 9);
+    /// assert_eq!(RocksDbEngine::MAX_VALUE_LEN, (1 << 32) - 1);
+    /// ```
     pub const MAX_KEY_LEN: usize = u32::MAX as usize - 8;
-    /// The longest value RocksDB stores (lengths are 32-bit).
+    /// The longest value RocksDB stores (lengths are 32-bit). A longer one is
+    /// [`LimitExceeded`](crate::EngineErrorKind::LimitExceeded).
     pub const MAX_VALUE_LEN: usize = u32::MAX as usize;
 
     /// Opens the database folder at `path`, creating it if it does not exist (its parent must),
     /// with default options (a 32 MiB block cache, LZ4, [`Durability::Immediate`]).
+    ///
+    /// ```
+    /// use zerotable::Storage;
+    /// use zerotable::engines::RocksDbEngine;
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("app");
+    /// let storage = Storage::new(RocksDbEngine::open(&path)?);
+    /// storage.raw_table::<u64>("rows")?.put(&1, b"kept")?;
+    /// drop(storage);
+    /// let storage = Storage::new(RocksDbEngine::open(&path)?);
+    /// let rows = storage.raw_table::<u64>("rows")?;
+    /// assert_eq!(rows.get(&1, |v| v.to_vec())?, Some(b"kept".to_vec()));
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, RocksDbOptions::default())
     }
@@ -379,6 +426,13 @@ impl RocksDbEngine {
     }
 
     /// The folder the database lives in (its canonical path).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let engine = zerotable::engines::RocksDbEngine::open(dir.path().join("app"))?;
+    /// assert!(engine.path().join("CURRENT").exists());
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn path(&self) -> &Path {
         &self.shared.path
     }
@@ -387,6 +441,14 @@ impl RocksDbEngine {
     /// statistics, reads of a table's column family, see
     /// [`column_family`](Self::column_family)). Write only through zerotable: a write made
     /// directly bypasses the catalog, the snapshots' catalog and the serialization of writers.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let engine = zerotable::engines::RocksDbEngine::open(dir.path().join("app"))?;
+    /// let files = engine.rocksdb().property_value("rocksdb.num-live-versions").unwrap();
+    /// assert!(files.is_some());
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
     pub fn rocksdb(&self) -> &rocksdb::DBWithThreadMode<rocksdb::MultiThreaded> {
         &self.shared.db
     }
