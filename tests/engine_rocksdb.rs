@@ -5,9 +5,6 @@
 //!
 //! Some tests start a second process: this binary again, with only `child_process_helper`
 //! selected and its role in the environment (see `common::child`).
-// The feature is switched off for now (see Cargo.toml); the file compiles to nothing without it.
-#![cfg(feature = "rocksdb")]
-
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
