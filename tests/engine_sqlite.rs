@@ -970,3 +970,45 @@ fn concurrent_transfers_keep_the_total_in_every_snapshot() {
     let snapshot = engine.begin_read().unwrap();
     assert_eq!(total(&*snapshot), 200 * u64::from(ACCOUNTS));
 }
+
+/// The auto-commit get runs one statement with no snapshot of its own; a table dropped and made
+/// again behind its kept statement — by this engine, or by another connection — reads as it is
+/// now: absent, then the new rows.
+#[test]
+fn auto_commit_gets_follow_tables_dropped_and_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.sqlite");
+    let engine = open(&path);
+    let latest = |key: &[u8]| {
+        let mut value = None;
+        engine
+            .get("t", key, &mut |bytes| {
+                value = Some(bytes.to_vec());
+                Ok(())
+            })
+            .unwrap();
+        value
+    };
+    assert_eq!(latest(b"k"), None, "never written");
+    put(&*engine, "t", b"k", b"1");
+    assert_eq!(latest(b"k").as_deref(), Some(&b"1"[..]));
+
+    engine
+        .write(WriteOptions::DEFAULT, &mut |txn| txn.drop_table("t").map(drop))
+        .unwrap();
+    assert_eq!(latest(b"k"), None, "dropped by this engine");
+    put(&*engine, "t", b"k", b"2");
+    assert_eq!(latest(b"k").as_deref(), Some(&b"2"[..]), "made again");
+
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("DROP TABLE \"zt_t\"").unwrap();
+    assert_eq!(latest(b"k"), None, "dropped by another connection");
+    other
+        .execute_batch(
+            "CREATE TABLE \"zt_t\" (k BLOB PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID; \
+             INSERT INTO \"zt_t\" VALUES (x'6b', x'33')",
+        )
+        .unwrap();
+    assert_eq!(latest(b"k").as_deref(), Some(&b"3"[..]), "made by another connection");
+    assert_eq!(get(&*engine, "t", b"k").as_deref(), Some(&b"3"[..]));
+}

@@ -114,6 +114,34 @@ pub trait Engine: Send + Sync + 'static {
         txn.commit()
     }
 
+    /// Looks `key` up in `table` as of the latest commit, outside any snapshot: what an
+    /// auto-commit `get` of a typed table runs. Same promise as [`ReadOps::get`] (`found` is
+    /// called once with the stored bytes, or not at all). The default runs one
+    /// [`ReadOps::get`] in [`read`](Self::read); engines override it when a single lookup needs
+    /// less than a snapshot (SQLite: one statement is its own read transaction). The
+    /// conformance suite checks it against snapshot reads.
+    ///
+    /// ```
+    /// use zerotable::engine::{Engine, WriteOptions};
+    /// use zerotable::engines::MemoryEngine;
+    ///
+    /// let engine = MemoryEngine::new();
+    /// engine.write(WriteOptions::default(), &mut |txn| txn.put("t", b"k", b"v"))?;
+    /// let mut seen = Vec::new();
+    /// assert!(engine.get("t", b"k", &mut |bytes| Ok(seen.extend_from_slice(bytes)))?);
+    /// assert!(!engine.get("t", b"other", &mut |_| Ok(()))?);
+    /// assert_eq!(seen, b"v");
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
+        let mut hit = false;
+        self.read(&mut |reader| {
+            hit = reader.get(table, key, found)?;
+            Ok(())
+        })?;
+        Ok(hit)
+    }
+
     /// A short name of the engine (`"redb"`, `"memory"`), for messages and tools.
     fn name(&self) -> &'static str;
 

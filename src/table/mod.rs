@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyDecodeError, KeyLike};
 use crate::codec::value::{DecodeUnchecked, EncodeError, ValueSerializer};
-use crate::engine::{Engine, ReadOps, TableStats};
+use crate::engine::{Engine, Found, ReadOps, TableStats};
 use crate::error::{BoxError, Error, KeyBytes, Result};
 use crate::txn::{Reader, Via, engine_id};
 
@@ -300,9 +300,7 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        self.run(via, |reader| {
-            self.read_row(reader, key, |bytes| self.decode(key, bytes).map(read))
-        })
+        self.point_read(via, key, |bytes| self.decode(key, bytes).map(read))
     }
 
     fn contains_via<Q>(&self, via: Via<'_>, key: &Q) -> Result<bool>
@@ -311,9 +309,7 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        self.run(via, |reader| {
-            Ok(self.read_row(reader, key, |_| Ok(()))?.is_some())
-        })
+        Ok(self.point_read(via, key, |_| Ok(()))?.is_some())
     }
 
     fn len_via(&self, via: Via<'_>) -> Result<u64> {
@@ -369,8 +365,8 @@ where
         }
     }
 
-    /// Runs `read` on the stored bytes of `key`, if present: the one point read of the table
-    /// layer. `read`'s error comes back unchanged.
+    /// Runs `read` on the stored bytes of `key`, if present, in `reader`. `read`'s error comes
+    /// back unchanged.
     #[inline]
     pub(crate) fn read_row<R>(
         &self,
@@ -378,17 +374,44 @@ where
         key: &[u8],
         read: impl FnOnce(&[u8]) -> Result<R>,
     ) -> Result<Option<R>> {
+        self.lookup(|found| reader.get(&self.name, key, found), read)
+    }
+
+    /// [`read_row`](Self::read_row) through `via`: an auto-commit read is one
+    /// [`Engine::get`] (no snapshot of its own where the engine can do without).
+    #[inline]
+    pub(crate) fn point_read<R>(
+        &self,
+        via: Via<'_>,
+        key: &[u8],
+        read: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<Option<R>> {
+        match via {
+            Via::AutoCommit(engine) => {
+                self.lookup(|found| engine.get(&self.name, key, found), read)
+            }
+            Via::In(..) => self.run(via, |reader| self.read_row(reader, key, read)),
+        }
+    }
+
+    /// The one point read of the table layer: `get` is an engine lookup handing the stored
+    /// bytes to its callback.
+    #[inline]
+    fn lookup<R>(
+        &self,
+        get: impl FnOnce(&mut Found<'_>) -> Result<bool>,
+        read: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<Option<R>> {
         // The engine takes an `FnMut`; it calls it at most once per the contract.
         let mut read = Some(read);
         let mut result = None;
-        reader
-            .get(&self.name, key, &mut |bytes| {
-                if let Some(read) = read.take() {
-                    result = Some(read(bytes)?);
-                }
-                Ok(())
-            })
-            .map_err(|e| e.on_table(&self.name))?;
+        get(&mut |bytes| {
+            if let Some(read) = read.take() {
+                result = Some(read(bytes)?);
+            }
+            Ok(())
+        })
+        .map_err(|e| e.on_table(&self.name))?;
         Ok(result)
     }
 
@@ -523,12 +546,10 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        self.run(via, |reader| {
-            self.read_row(reader, key, |bytes| {
-                // SAFETY: the caller guarantees the stored bytes are a valid archived `V` written
-                // by this table's serializer (this function's contract).
-                Ok(read(unsafe { self.serializer.decode_unchecked(bytes) }))
-            })
+        self.point_read(via, key, |bytes| {
+            // SAFETY: the caller guarantees the stored bytes are a valid archived `V` written
+            // by this table's serializer (this function's contract).
+            Ok(read(unsafe { self.serializer.decode_unchecked(bytes) }))
         })
     }
 }

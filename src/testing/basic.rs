@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::{Bound, ControlFlow};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::support::{all, get_copy};
+use super::support::{all, get_copy, get_latest_copy};
 use crate::engine::KeyRange;
 use crate::error::Error;
 
@@ -173,6 +173,39 @@ super::checks! {
         f.put("t", b"k2", b"v2");
         assert_eq!(f.get("t", b"k").as_deref(), Some(&b"v"[..]));
         assert_eq!(f.len("t"), 2);
+    }
+
+    /// The auto-commit [`Engine::get`](crate::engine::Engine::get) keeps the promises of a
+    /// snapshot's get: the latest commit, a callback's error unchanged, a callback's panic
+    /// propagated with the engine usable after, and a callback that reads and writes the same
+    /// table again.
+    fn auto_commit_get_keeps_the_get_promises(f: &Fixture) {
+        let engine = f.engine();
+        assert_eq!(get_latest_copy(&*engine, "t", b"k"), None, "a table never written");
+        f.put("t", b"k", b"1");
+        f.put("t", b"k", b"2");
+        assert_eq!(get_latest_copy(&*engine, "t", b"k").as_deref(), Some(&b"2"[..]));
+        assert_eq!(get_latest_copy(&*engine, "t", b"other"), None);
+        let failed = engine.get("t", b"k", &mut |_| Err(Error::callback(std::io::Error::other("mine"))));
+        match failed {
+            Err(Error::Callback { source }) => assert_eq!(source.to_string(), "mine"),
+            other => panic!("expected the callback's error, got {other:?}"),
+        }
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            engine.get("t", b"k", &mut |_| panic!("boom in an auto-commit get"))
+        }));
+        let message = panicked.expect_err("the panic must propagate");
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"boom in an auto-commit get"));
+        let found = engine
+            .get("t", b"k", &mut |outer| {
+                assert_eq!(outer, b"2");
+                assert_eq!(get_latest_copy(&*engine, "t", b"k").as_deref(), Some(&b"2"[..]));
+                f.put("t", b"k", b"3");
+                Ok(())
+            })
+            .unwrap();
+        assert!(found);
+        assert_eq!(f.get("t", b"k").as_deref(), Some(&b"3"[..]));
     }
 
     /// Read callbacks may read the same engine again and write it in a new transaction; a

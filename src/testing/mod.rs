@@ -285,9 +285,16 @@ impl Fixture {
         existed
     }
 
-    /// The value of `key`, copied, from a fresh snapshot.
+    /// The value of `key`, copied, from a fresh snapshot — checked to be what the auto-commit
+    /// [`Engine::get`] finds too, so every check that reads a key also holds that path to it.
     pub fn get(&self, table: &str, key: &[u8]) -> Option<Vec<u8>> {
-        self.read(|reader| support::get_copy(reader, table, key))
+        let in_snapshot = self.read(|reader| support::get_copy(reader, table, key));
+        let latest = support::get_latest_copy(&*self.engine(), table, key);
+        assert_eq!(
+            latest, in_snapshot,
+            "Engine::get of {key:?} in {table:?} disagrees with a snapshot's get"
+        );
+        in_snapshot
     }
 
     /// The entry count from a fresh snapshot.

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use crate::engine::{KeyRange, ReadOps};
+use crate::engine::{Engine, Found, KeyRange, ReadOps};
 use crate::error::{EngineErrorKind, Result};
 
 /// A record stored by the typed checks.
@@ -31,15 +31,24 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 /// Runs a point read and copies what its callback received, checking that the callback ran at
 /// most once and that the returned flag agrees with it.
 pub(crate) fn get_copy(reader: &dyn ReadOps, table: &str, key: &[u8]) -> Option<Vec<u8>> {
+    copy_found(|found| reader.get(table, key, found))
+}
+
+/// [`get_copy`] through the auto-commit [`Engine::get`].
+pub(crate) fn get_latest_copy(engine: &dyn Engine, table: &str, key: &[u8]) -> Option<Vec<u8>> {
+    copy_found(|found| engine.get(table, key, found))
+}
+
+/// Runs `get` with a callback that copies what it receives, with the checks of [`get_copy`].
+fn copy_found(get: impl FnOnce(&mut Found<'_>) -> Result<bool>) -> Option<Vec<u8>> {
     let mut out = None;
     let mut calls = 0;
-    let found = reader
-        .get(table, key, &mut |bytes| {
-            calls += 1;
-            out = Some(bytes.to_vec());
-            Ok(())
-        })
-        .expect("get");
+    let found = get(&mut |bytes| {
+        calls += 1;
+        out = Some(bytes.to_vec());
+        Ok(())
+    })
+    .expect("get");
     assert!(calls <= 1, "a get must call its callback at most once");
     assert_eq!(
         found,

@@ -21,6 +21,9 @@
 //!   `begin_read`, and the cookie tells whether the connection's cached list of tables is still
 //!   current. Table creation and drops are ordinary transactional changes in SQLite, so a
 //!   snapshot lists, and reads, the tables of its moment.
+//! - **Auto-commit gets** ([`Engine::get`], what a typed table's `get` outside a transaction
+//!   runs) take no snapshot: one `SELECT` on a pooled reader connection is its own read
+//!   transaction, which saves the `BEGIN`, the cookie read and the `COMMIT` a snapshot costs.
 //! - **Writers**: one writer connection, `BEGIN IMMEDIATE` (the write lock up front), one
 //!   writer at a time through a [`WriterGate`] shared by every engine of this process on the
 //!   same file; a nested write on the thread holding it is
@@ -87,7 +90,7 @@ use self::conn::Conn;
 pub use self::harness::SqliteHarness;
 use self::read::Snapshot;
 use crate::engine::{
-    Capabilities, Durability, Engine, Integrity, ReadBody, ReadTxn, WriteBody, WriteOptions,
+    Capabilities, Durability, Engine, Found, Integrity, ReadBody, ReadTxn, WriteBody, WriteOptions,
     WriteTxn, WriterGate, catch_engine_panic,
 };
 use crate::error::{EngineError, EngineErrorKind, Error, Operation, Result};
@@ -583,6 +586,11 @@ impl Engine for SqliteEngine {
     fn read(&self, body: &mut ReadBody<'_>) -> Result<()> {
         let snapshot = Snapshot::begin(&self.shared)?;
         snapshot.reads(|reads| body(&reads))
+    }
+
+    /// One `SELECT` in auto-commit mode, no snapshot (see `read::get_latest`).
+    fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
+        read::get_latest(&self.shared, table, key, found)
     }
 
     /// The write transaction lives on the stack.

@@ -182,6 +182,63 @@ impl ReadOps for Reads<'_, '_> {
     }
 }
 
+/// An auto-commit point read ([`Engine::get`](crate::engine::Engine::get)): one `SELECT` on a
+/// pooled reader connection, which is its own read transaction — no `BEGIN`, no schema-cookie
+/// pin, no `COMMIT` (a snapshot's read costs those three statements more).
+///
+/// Whether the table exists comes from the connection's cached set of tables. Where that set
+/// says the table exists, the `SELECT` runs at once; if it fails, the set is refreshed and a
+/// table dropped in between reads as absent. Where the set says it does not, the set is
+/// refreshed first (one `PRAGMA schema_version`, and the list of tables only if it changed).
+pub(super) fn get_latest(
+    shared: &Arc<Shared>,
+    table: &str,
+    key: &[u8],
+    found: &mut Found<'_>,
+) -> Result<bool> {
+    let conn = shared.take_reader()?;
+    shared.snapshots.fetch_add(1, Ordering::SeqCst);
+    let result = catch_engine_panic(Some(table), Operation::Get, |caller| {
+        conn.with(|session| {
+            let error = sql_error(Some(table), Operation::Get);
+            if !session.exists(table) {
+                session.refresh_known().map_err(error)?;
+                if !session.exists(table) {
+                    return Ok(false);
+                }
+            }
+            let mut caller_failed = false;
+            let reads = Reads {
+                session,
+                marks: None,
+            };
+            let outcome = reads.get_in(table, key, caller, &mut |bytes| {
+                let called = found(bytes);
+                caller_failed = called.is_err();
+                called
+            });
+            match outcome {
+                Err(sql) if !caller_failed => {
+                    // Perhaps dropped since the set was read: absent now, or a real failure.
+                    session.refresh_known().map_err(error)?;
+                    if session.exists(table) {
+                        Err(sql)
+                    } else {
+                        Ok(false)
+                    }
+                }
+                other => other,
+            }
+        })
+    });
+    shared.snapshots.fetch_sub(1, Ordering::SeqCst);
+    // Outside a transaction (every statement reset): the connection goes back to the pool.
+    if conn.with(|session| session.connection().is_autocommit() && !session.is_running()) {
+        shared.give_back_reader(conn);
+    }
+    result
+}
+
 /// A snapshot: a reader connection inside a read transaction, pinned when it began. Dropping it
 /// ends the transaction and gives the connection back to the pool.
 pub(super) struct Snapshot {
