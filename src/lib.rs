@@ -67,6 +67,9 @@
 
 mod catalog;
 pub mod codec;
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub mod config;
 pub mod cookbook;
 pub mod engine;
 pub mod engines;

@@ -56,7 +56,12 @@ pub const SCHEMES: &[&str] = &["redb", "memory", "fjall", "lmdb", "sqlite", "roc
 /// # Ok::<(), zerotable::Error>(())
 /// ```
 pub fn connect(address: &str) -> Result<Storage> {
-    let address = EngineAddress::parse(address)?;
+    open_address(EngineAddress::parse(address)?)
+}
+
+/// Opens the engine `address` names: the one dispatch of [`connect`] and of configuration files
+/// (which build an [`EngineAddress`] from their fields).
+pub(crate) fn open_address(address: EngineAddress) -> Result<Storage> {
     match address.scheme.as_str() {
         "redb" => redb::connect(address),
         "memory" => memory::connect(address),

@@ -29,6 +29,9 @@ use crate::error::{Error, Result};
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
     origin: String,
+    /// Put before an option's name in errors: empty for an address, `engine.options.` for a
+    /// configuration file.
+    field_prefix: &'static str,
     entries: Vec<Entry>,
     /// The names the engine asked for, for the message about unknown ones.
     known: Vec<&'static str>,
@@ -46,8 +49,18 @@ impl EngineOptions {
     pub fn new(origin: impl Into<String>) -> Self {
         EngineOptions {
             origin: origin.into(),
+            field_prefix: "",
             entries: Vec::new(),
             known: Vec::new(),
+        }
+    }
+
+    /// No options yet, from the field `prefix` (such as `engine.options.`) of a configuration
+    /// at `origin`: errors name the option with that prefix.
+    pub(crate) fn in_field(origin: impl Into<String>, prefix: &'static str) -> Self {
+        EngineOptions {
+            field_prefix: prefix,
+            ..EngineOptions::new(origin)
         }
     }
 
@@ -80,6 +93,13 @@ impl EngineOptions {
             used: false,
         });
         Ok(())
+    }
+
+    /// The options given, by name, in the order given.
+    pub fn settings(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries
+            .iter()
+            .map(|entry| (entry.name.as_str(), entry.value.as_str()))
     }
 
     /// Where these options came from.
@@ -118,7 +138,13 @@ impl EngineOptions {
                 } else {
                     format!("this engine takes: {}", self.known.join(", "))
                 };
-                Err(self.invalid(None, format!("unknown option `{}` ({known})", entry.name)))
+                Err(self.invalid(
+                    None,
+                    format!(
+                        "unknown option `{}{}` ({known})",
+                        self.field_prefix, entry.name
+                    ),
+                ))
             }
         }
     }
@@ -127,7 +153,7 @@ impl EngineOptions {
     pub fn invalid(&self, option: Option<&str>, problem: String) -> Error {
         Error::InvalidConfig {
             origin: self.origin.clone(),
-            option: option.map(str::to_owned),
+            option: option.map(|name| format!("{}{name}", self.field_prefix)),
             problem,
         }
     }
