@@ -274,6 +274,24 @@ impl std::error::Error for EngineError {
     }
 }
 
+/// Why a copy between storages stopped (see [`Error::Copy`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CopyErrorKind {
+    /// A destination table already has rows; the copy writes into empty tables only unless
+    /// told to replace them.
+    DestinationNotEmpty,
+    /// An earlier copy into this destination did not finish; run again replacing the
+    /// destination's tables.
+    Unfinished,
+    /// The source is itself the destination of a copy that did not finish.
+    SourceUnfinished,
+    /// Source and destination are the same engine.
+    SameStorage,
+    /// After copying, a destination table's row count or checksum differs from the source's.
+    Mismatch,
+}
+
 /// What was being done when an engine failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -620,6 +638,19 @@ pub enum Error {
         problem: String,
     },
 
+    /// A copy between two storages ([`Storage::copy_to`](crate::Storage::copy_to)) refused to
+    /// start, or found the destination different from the source when it checked it. The
+    /// message says what to do.
+    #[error("copy{}: {problem}", table.as_ref().map(|t| format!(" of table {t:?}")).unwrap_or_default())]
+    Copy {
+        /// The table concerned, when one is.
+        table: Option<String>,
+        /// What went wrong, to match on.
+        kind: CopyErrorKind,
+        /// What happened, and what to do.
+        problem: String,
+    },
+
     /// A caller's closure (a scan body, a fold step) returned an error of its own, wrapped
     /// with [`Error::callback`]. The scan stopped there.
     #[error("callback failed: {source}")]
@@ -744,6 +775,7 @@ impl Error {
             | Error::Catalog { table, .. }
             | Error::ForeignTransaction { table } => Some(table),
             Error::InvalidTableName { name, .. } => Some(name),
+            Error::Copy { table, .. } => table.as_deref(),
             Error::Open { .. }
             | Error::StillOpen { .. }
             | Error::Callback { .. }

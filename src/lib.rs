@@ -71,6 +71,7 @@ pub mod codec;
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub mod config;
 pub mod cookbook;
+pub mod copy;
 pub mod engine;
 pub mod engines;
 pub mod error;
@@ -109,7 +110,10 @@ pub use engines::{MemoryEngine, RedbEngine, RedbOptions};
 pub use engines::{RocksDbEngine, RocksDbOptions};
 #[cfg(feature = "sqlite")]
 pub use engines::{SqliteEngine, SqliteOptions};
-pub use error::{EngineError, EngineErrorKind, Error, Handles, Holder, Operation, Result};
+pub use copy::{CopyOptions, CopyProgress, CopyReport, TableCopy};
+pub use error::{
+    CopyErrorKind, EngineError, EngineErrorKind, Error, Handles, Holder, Operation, Result,
+};
 pub use scan::{Scanner, Values};
 pub use storage::{FlatBuffersTable, RawTable, RkyvBytesTable, RkyvTable, Storage};
 pub use table::Table;

@@ -57,6 +57,7 @@ impl EngineOptions {
 
     /// No options yet, from the field `prefix` (such as `engine.options.`) of a configuration
     /// at `origin`: errors name the option with that prefix.
+    #[cfg(feature = "config")]
     pub(crate) fn in_field(origin: impl Into<String>, prefix: &'static str) -> Self {
         EngineOptions {
             field_prefix: prefix,
