@@ -56,6 +56,7 @@ mod fixed;
 mod key_type;
 mod like;
 mod prefix;
+mod text;
 mod tuples;
 
 use std::fmt;
@@ -65,6 +66,7 @@ pub use bytes::ByteStringKey;
 pub use key_type::{KeyType, KeyValue, UnknownKeyType};
 pub use like::{KeyBounds, KeyLike};
 pub use prefix::KeyPrefix;
+pub use text::{KeyTextError, KeyTextProblem};
 pub(crate) use prefix::prefix_successor;
 
 /// Encodes a key into bytes whose lexicographic (memcmp) order equals the key's natural [`Ord`].
