@@ -2,29 +2,8 @@
 //! `alice,1700000000`) into the exact bytes the typed encoder writes for that key, and
 //! [`KeyValue::to_text`] writes a decoded key back in the same syntax.
 //!
-//! # Syntax
-//!
-//! | key part | text |
-//! | --- | --- |
-//! | `u8`..`u128`, `i8`..`i128` | decimal, optional sign, `_` between digits: `42`, `-7`, `1_000` |
-//! | `bool` | `true` or `false` |
-//! | `String`, as the whole key | the text exactly as it is, spaces and commas included |
-//! | `String`, as a tuple part | the text, trimmed; double-quoted when it contains a comma or a quote or starts or ends with a space: `"a,b"` |
-//! | `Vec<u8>`, `[u8; N]` | hex, with or without `0x`: `0x00ff`, `00ff` (exactly `N` bytes for `[u8; N]`) |
-//! | a tuple | its parts separated by commas: `alice,1700000000`, `"a,b",7` |
-//!
-//! Inside double quotes, `\"` is a quote and `\\` a backslash; `\n`, `\r`, `\t`, `\0` and
-//! `\u{…}` are accepted too (that is how [`KeyValue::to_text`] writes control characters). Any
-//! part may be quoted (`"7"` reads as `7`). Spaces around parts are ignored. A tuple nested in a
-//! tuple is written flat, its parts in order: `(u8, (u8, u8))` reads `1,2,3`.
-//!
-//! # Prefixes
-//!
-//! [`KeyType::parse_prefix_text`] reads the leading parts of a tuple key (`alice` for a
-//! `(String, u64)` key: every key whose first part is `"alice"`), as
-//! [`KeyPrefix`](super::KeyPrefix) does in code, or the first bytes of a `String` or `Vec<u8>`
-//! key (`ali`: every key starting with those bytes), as `Table::starts_with` does. The keys
-//! starting with a prefix's bytes are exactly the keys the prefix names.
+//! The syntax is documented on [`KeyType::parse_text`] (public), prefixes on
+//! [`KeyType::parse_prefix_text`].
 //!
 //! # One encoder
 //!
@@ -46,7 +25,7 @@ use super::{IntoKeyBytes, KeyArena, KeyType, KeyValue};
 ///
 /// let key_type: KeyType = "(String, u16)".parse()?;
 /// let err = key_type.parse_text("alice,70000").unwrap_err();
-/// assert_eq!(err.part, Some(2));
+/// assert_eq!(err.part(), Some(2));
 /// assert_eq!(
 ///     err.to_string(),
 ///     "part 2 of the (String, u16) key: expected a u16, found \"70000\": out of range (0 to 65535)"
@@ -54,18 +33,42 @@ use super::{IntoKeyBytes, KeyArena, KeyType, KeyValue};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct KeyTextError {
+pub struct KeyTextError(Box<Details>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Details {
+    key_type: KeyType,
+    part: Option<usize>,
+    expected: String,
+    found: String,
+    problem: KeyTextProblem,
+}
+
+impl KeyTextError {
     /// The type of the whole key.
-    pub key_type: KeyType,
+    pub fn key_type(&self) -> &KeyType {
+        &self.0.key_type
+    }
+
     /// The part at fault, counted from 1, when the key is a tuple and one part is at fault.
-    pub part: Option<usize>,
+    pub fn part(&self) -> Option<usize> {
+        self.0.part
+    }
+
     /// What that part (or the key) should be, e.g. `"a u16"` or `"2 comma-separated parts"`.
-    pub expected: String,
+    pub fn expected(&self) -> &str {
+        &self.0.expected
+    }
+
     /// The text at fault.
-    pub found: String,
+    pub fn found(&self) -> &str {
+        &self.0.found
+    }
+
     /// What is wrong with it.
-    pub problem: KeyTextProblem,
+    pub fn problem(&self) -> &KeyTextProblem {
+        &self.0.problem
+    }
 }
 
 /// The specific defect of a [`KeyTextError`].
@@ -147,14 +150,15 @@ impl fmt::Display for KeyTextProblem {
 
 impl fmt::Display for KeyTextError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.part {
-            Some(part) => write!(f, "part {part} of the {} key", self.key_type)?,
-            None => write!(f, "the {} key", self.key_type)?,
+        let details = &*self.0;
+        match details.part {
+            Some(part) => write!(f, "part {part} of the {} key", details.key_type)?,
+            None => write!(f, "the {} key", details.key_type)?,
         }
         write!(
             f,
             ": expected {}, found {:?}: {}",
-            self.expected, self.found, self.problem
+            details.expected, details.found, details.problem
         )
     }
 }
@@ -162,8 +166,36 @@ impl fmt::Display for KeyTextError {
 impl std::error::Error for KeyTextError {}
 
 impl KeyType {
-    /// Reads a whole key of this type from text (see the [syntax](self#syntax)) and returns
-    /// the bytes the typed encoder writes for it.
+    /// Reads a whole key of this type from text and returns the bytes the typed encoder writes
+    /// for it.
+    ///
+    /// # Syntax
+    ///
+    /// | key part | text |
+    /// | --- | --- |
+    /// | `u8`..`u128`, `i8`..`i128` | decimal, optional sign, `_` between digits: `42`, `-7`, `1_000` |
+    /// | `bool` | `true` or `false` |
+    /// | `String`, as the whole key | the text exactly as it is, spaces and commas included |
+    /// | `String`, as a tuple part | the text, trimmed; double-quoted when it contains a comma or a quote or starts or ends with a space: `"a,b"` |
+    /// | `Vec<u8>`, `[u8; N]` | hex, with or without `0x`: `0x00ff`, `00ff` (exactly `N` bytes for `[u8; N]`) |
+    /// | a tuple | its parts separated by commas: `alice,1700000000`, `"a,b",7` |
+    ///
+    /// Inside double quotes, `\"` is a quote and `\\` a backslash; `\n`, `\r`, `\t`, `\0`
+    /// and `\u{…}` are accepted too (that is how [`KeyValue::to_text`] writes control
+    /// characters). Any part may be quoted (`"7"` reads as `7`). Spaces around parts are
+    /// ignored. A tuple nested in a tuple is written flat, its parts in order: `(u8, (u8, u8))`
+    /// reads `1,2,3`.
+    ///
+    /// # Prefixes
+    ///
+    /// [`parse_prefix_text`](Self::parse_prefix_text) reads the leading parts of a tuple key
+    /// (`alice` for a `(String, u64)` key: every key whose first part is `"alice"`), as
+    /// [`KeyPrefix`](crate::KeyPrefix) does in code, or the first bytes of a `String` or
+    /// `Vec<u8>` key (`ali`: every key starting with those bytes), as
+    /// [`Table::starts_with`](crate::Table::starts_with) does. The keys starting with a
+    /// prefix's bytes are exactly the keys the prefix names.
+    ///
+    /// # Example
     ///
     /// ```
     /// use zerotable::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyType};
@@ -314,7 +346,7 @@ impl KeyType {
     }
 
     fn count_error(&self, text: &str, expected: usize, found: usize, prefix: bool) -> KeyTextError {
-        KeyTextError {
+        KeyTextError(Box::new(Details {
             key_type: self.clone(),
             part: None,
             expected: if prefix {
@@ -324,7 +356,7 @@ impl KeyType {
             },
             found: text.to_owned(),
             problem: KeyTextProblem::PartCount { expected, found },
-        }
+        }))
     }
 
     fn error(
@@ -341,13 +373,13 @@ impl KeyType {
             (_, KeyType::String) => "text".to_owned(),
             (_, leaf) => format!("a {leaf}"),
         };
-        KeyTextError {
+        KeyTextError(Box::new(Details {
             key_type: self.clone(),
             part,
             expected,
             found: found.to_owned(),
             problem,
-        }
+        }))
     }
 }
 
@@ -568,7 +600,7 @@ fn hex(text: &str) -> Result<Vec<u8>, KeyTextProblem> {
         .strip_prefix("0x")
         .or_else(|| text.strip_prefix("0X"))
         .unwrap_or(text);
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(KeyTextProblem::NotHex);
     }
     digits
@@ -584,7 +616,7 @@ fn hex(text: &str) -> Result<Vec<u8>, KeyTextProblem> {
 }
 
 impl KeyValue {
-    /// The key in the text syntax of [`KeyType::parse_text`] (see the [syntax](self#syntax)):
+    /// The key in the text syntax of [`KeyType::parse_text`]:
     /// reading it back with the key's type gives the same bytes.
     ///
     /// ```
@@ -747,11 +779,11 @@ mod tests {
         assert_eq!(KeyType::Bytes.parse_prefix_text("0x00").unwrap(), [0]);
         for no_prefix in [KeyType::U64, KeyType::Bool, KeyType::FixedBytes(2)] {
             let err = no_prefix.parse_prefix_text("1").unwrap_err();
-            assert_eq!(err.problem, KeyTextProblem::NoPrefix);
+            assert_eq!(err.problem(), &KeyTextProblem::NoPrefix);
         }
         let err = key_type.parse_prefix_text("a,1,true,x").unwrap_err();
         assert_eq!(
-            err.problem,
+            *err.problem(),
             KeyTextProblem::PartCount {
                 expected: 3,
                 found: 4
@@ -765,7 +797,7 @@ mod tests {
         let problem = |key_type: &KeyType, text: &str| key_type.parse_text(text).unwrap_err();
         let err = problem(&pair, "alice,x");
         assert_eq!(
-            (err.part, err.problem.clone()),
+            (err.part(), err.problem().clone()),
             (Some(2), KeyTextProblem::NotAnInteger)
         );
         assert_eq!(
@@ -773,80 +805,82 @@ mod tests {
             "part 2 of the (String, u16) key: expected a u16, found \"x\": not a decimal integer"
         );
         assert_eq!(
-            problem(&pair, "alice").problem,
+            problem(&pair, "alice").problem().clone(),
             KeyTextProblem::PartCount {
                 expected: 2,
                 found: 1
             }
         );
         assert_eq!(
-            problem(&pair, r#""alice,7"#).problem,
+            problem(&pair, r#""alice,7"#).problem().clone(),
             KeyTextProblem::UnclosedQuote
         );
         assert_eq!(
-            problem(&pair, r#""a"b,7"#).problem,
+            problem(&pair, r#""a"b,7"#).problem().clone(),
             KeyTextProblem::TextAfterQuote
         );
         assert_eq!(
-            problem(&pair, r#"a"b,7"#).problem,
+            problem(&pair, r#"a"b,7"#).problem().clone(),
             KeyTextProblem::StrayQuote
         );
         assert_eq!(
-            problem(&pair, r#""a\qb",7"#).problem,
+            problem(&pair, r#""a\qb",7"#).problem().clone(),
             KeyTextProblem::BadEscape("\\q".into())
         );
         assert!(matches!(
-            problem(&pair, r#""a\u{zz}",7"#).problem,
+            problem(&pair, r#""a\u{zz}",7"#).problem().clone(),
             KeyTextProblem::BadEscape(_)
         ));
         assert!(matches!(
-            problem(&KeyType::U8, "256").problem,
+            problem(&KeyType::U8, "256").problem().clone(),
             KeyTextProblem::OutOfRange { .. }
         ));
         assert!(matches!(
-            problem(&KeyType::U8, "-1").problem,
+            problem(&KeyType::U8, "-1").problem().clone(),
             KeyTextProblem::OutOfRange { .. }
         ));
         assert!(matches!(
-            problem(&KeyType::I8, "-129").problem,
+            problem(&KeyType::I8, "-129").problem().clone(),
             KeyTextProblem::OutOfRange { .. }
         ));
         assert!(matches!(
-            problem(&KeyType::U128, "340282366920938463463374607431768211456").problem,
+            problem(&KeyType::U128, "340282366920938463463374607431768211456")
+                .problem()
+                .clone(),
             KeyTextProblem::OutOfRange { .. }
         ));
         for bad in ["", "_1", "1_", "1__0", "--1", "+-1", "1.5", "0x10", "1 0"] {
             assert_eq!(
-                problem(&KeyType::I64, bad).problem,
+                problem(&KeyType::I64, bad).problem().clone(),
                 KeyTextProblem::NotAnInteger,
                 "{bad:?}"
             );
         }
         assert_eq!(
-            problem(&KeyType::Bool, "yes").problem,
+            problem(&KeyType::Bool, "yes").problem().clone(),
             KeyTextProblem::NotABool
         );
         assert_eq!(
-            problem(&KeyType::Bytes, "0x0").problem,
+            problem(&KeyType::Bytes, "0x0").problem().clone(),
             KeyTextProblem::NotHex
         );
         assert_eq!(
-            problem(&KeyType::Bytes, "zz").problem,
+            problem(&KeyType::Bytes, "zz").problem().clone(),
             KeyTextProblem::NotHex
         );
         assert_eq!(
-            problem(&KeyType::Bytes, "é1").problem,
+            problem(&KeyType::Bytes, "é1").problem().clone(),
             KeyTextProblem::NotHex
         );
         assert_eq!(
-            problem(&KeyType::FixedBytes(4), "0x0102").problem,
+            problem(&KeyType::FixedBytes(4), "0x0102").problem().clone(),
             KeyTextProblem::WrongLength {
                 expected: 4,
                 found: 2
             }
         );
         let err = problem(&KeyType::U64, "x");
-        assert_eq!(err.part, None);
+        assert_eq!(err.part(), None);
         assert_eq!(
             err.to_string(),
             "the u64 key: expected a u64, found \"x\": not a decimal integer"
