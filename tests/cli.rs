@@ -235,7 +235,7 @@ fn keys_that_do_not_read_as_the_key_type_are_bad_usage() {
     for (table, key, says) in [
         ("users", "x", "expected a u64, found \"x\""),
         ("users", "-1", "out of range"),
-        ("events", "alice", "1 parts where 2 were expected"),
+        ("events", "alice", "that is 1 part where 2 were expected"),
         ("events", "alice,x", "part 2 of the (String, u64) key"),
         ("events", "\"alice,1", "never closed"),
         ("ids", "0xdead", "2 bytes, the type has 4"),
@@ -437,7 +437,7 @@ fn check_lists_undecodable_keys_and_malformed_records_and_exits_1() {
         "{}",
         stdout(&output)
     );
-    assert!(stderr(&output).contains("1 keys of table `users` do not decode as u64"));
+    assert!(stderr(&output).contains("1 key of table `users` does not decode as u64"));
 }
 
 #[test]

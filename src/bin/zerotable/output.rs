@@ -204,31 +204,38 @@ pub fn human_size(n: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// Rows of cells as aligned columns (the last column not padded).
+/// Rows of cells (the first one a header) as aligned columns: columns of numbers to the right,
+/// others to the left.
 pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
     let count = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..count)
-        .map(|i| {
-            rows.iter()
-                .filter_map(|row| row.get(i))
-                .map(|cell| cell.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let width = |i: usize| {
+        rows.iter()
+            .filter_map(|row| row.get(i))
+            .map(|cell| cell.chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let numeric = |i: usize| {
+        rows.iter()
+            .skip(1)
+            .filter_map(|row| row.get(i))
+            .all(|cell| cell.parse::<u64>().is_ok())
+    };
+    let layout: Vec<(usize, bool)> = (0..count).map(|i| (width(i), numeric(i))).collect();
     rows.iter()
         .map(|row| {
-            let mut line = String::new();
-            for (i, cell) in row.iter().enumerate() {
-                if i + 1 == row.len() {
-                    line.push_str(cell);
-                } else {
-                    line.push_str(cell);
-                    let pad = widths[i] - cell.chars().count() + 2;
-                    line.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-            line.trim_end().to_owned()
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&layout)
+                .map(|(cell, &(width, right))| {
+                    if right {
+                        format!("{cell:>width$}")
+                    } else {
+                        format!("{cell:<width$}")
+                    }
+                })
+                .collect();
+            cells.join("  ").trim_end().to_owned()
         })
         .collect()
 }
@@ -247,5 +254,10 @@ mod tests {
         assert_eq!(value_line(b"hello", false, Some(2)), "0x6865…");
         assert_eq!(human_size(1536), "1.5 KiB");
         assert_eq!(one_line("a\n b\n\n"), "a; b");
+        let rows = [
+            vec!["name".into(), "rows".into()],
+            vec!["t".into(), "12".into()],
+        ];
+        assert_eq!(columns(&rows), ["name  rows", "t       12"]);
     }
 }

@@ -379,8 +379,13 @@ pub fn dump(
     }
     out.finish()?;
     if undecodable > 0 {
+        let (keys, verb) = if undecodable == 1 {
+            ("key", "does")
+        } else {
+            ("keys", "do")
+        };
         eprintln!(
-            "zerotable: {undecodable} keys of table `{table}` do not decode as {} \
+            "zerotable: {undecodable} {keys} of table `{table}` {verb} not decode as {} \
              (`zerotable check` lists every problem)",
             layout.key
         );

@@ -126,8 +126,10 @@ impl fmt::Display for KeyTextProblem {
             }
             Self::PartCount { expected, found } => write!(
                 f,
-                "{found} parts where {expected} were expected (separate parts with commas; \
-                 double-quote a string part that contains a comma)"
+                "that is {found} part{} where {expected} {} expected: separate parts with \
+                 commas, and double-quote a string part that contains a comma",
+                if *found == 1 { "" } else { "s" },
+                if *expected == 1 { "was" } else { "were" },
             ),
             Self::UnclosedQuote => f.write_str("the double quote is never closed"),
             Self::BadEscape(escape) => write!(
