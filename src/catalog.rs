@@ -124,6 +124,10 @@ pub struct TableRecord {
     pub value_type: Option<String>,
     /// The value type's version.
     pub version: u32,
+    /// The engine table holding the rows, when it is not the table's own name: a migrated
+    /// table's rows live in the table its migration wrote (`users.v2`), which the record
+    /// points to.
+    pub stored: Option<String>,
 }
 
 impl TableRecord {
@@ -142,7 +146,29 @@ impl TableRecord {
                 .clone()
                 .or_else(|| serializer.value_type_name()),
             version: options.version,
+            stored: None,
         }
+    }
+
+    /// The engine table holding the rows of table `name`: [`stored`](Self::stored), or the
+    /// name itself.
+    ///
+    /// ```
+    /// # let storage = zerotable::Storage::in_memory();
+    /// storage.raw_table::<u8>("t")?;
+    /// assert_eq!(storage.table_record("t")?.unwrap().stored_table("t"), "t");
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn stored_table<'a>(&'a self, name: &'a str) -> &'a str {
+        self.stored.as_deref().unwrap_or(name)
+    }
+
+    /// Whether both records describe the same key and value types (wherever the rows are).
+    pub(crate) fn same_types(&self, other: &TableRecord) -> bool {
+        self.key == other.key
+            && self.format == other.format
+            && self.value_type == other.value_type
+            && self.version == other.version
     }
 
     /// The record as stored.
@@ -152,6 +178,9 @@ impl TableRecord {
             text.push_str(&format!("type={name}\n"));
         }
         text.push_str(&format!("version={}\n", self.version));
+        if let Some(stored) = &self.stored {
+            text.push_str(&format!("stored={stored}\n"));
+        }
         text
     }
 
@@ -167,6 +196,7 @@ impl TableRecord {
 
     fn decode_fields(fields: &str) -> std::result::Result<Self, String> {
         let (mut key, mut format, mut value_type, mut version) = (None, None, None, None);
+        let mut stored = None;
         for line in fields.lines().filter(|line| !line.is_empty()) {
             let (field, value) = line
                 .split_once('=')
@@ -182,6 +212,7 @@ impl TableRecord {
                             .map_err(|_| format!("bad version {value:?}"))?,
                     )
                 }
+                "stored" => stored = Some(value.to_owned()),
                 // Fields added by later versions of the record are ignored.
                 _ => {}
             }
@@ -191,6 +222,7 @@ impl TableRecord {
             format: format.ok_or("no format field")?,
             value_type,
             version: version.ok_or("no version field")?,
+            stored,
         })
     }
 
@@ -221,6 +253,7 @@ impl TableRecord {
             format: format.to_owned(),
             value_type,
             version: version.trim().parse().map_err(|_| bad())?,
+            stored: None,
         })
     }
 }
@@ -235,7 +268,11 @@ impl fmt::Display for TableRecord {
         if let Some(name) = &self.value_type {
             write!(f, " type={name}")?;
         }
-        write!(f, " version={}", self.version)
+        write!(f, " version={}", self.version)?;
+        if let Some(stored) = &self.stored {
+            write!(f, " stored={stored}")?;
+        }
+        Ok(())
     }
 }
 
@@ -283,6 +320,21 @@ fn read_record(reader: &dyn ReadOps, table: &str) -> Result<Option<(TableRecord,
     Ok(record)
 }
 
+/// The catalog record of `table` as `reader` sees it, if it has one.
+pub(crate) fn record_in(reader: &dyn ReadOps, table: &str) -> Result<Option<TableRecord>> {
+    Ok(read_record(reader, table)?.map(|(record, _)| record))
+}
+
+/// The engine table holding `table`'s rows as `reader` sees the catalog: the one its record
+/// names, or `table` itself (also when it has no record, or an unreadable one).
+pub(crate) fn stored_table_in(reader: &dyn ReadOps, table: &str) -> Result<String> {
+    match read_record(reader, table) {
+        Ok(Some((record, _))) => Ok(record.stored_table(table).to_owned()),
+        Ok(None) | Err(Error::Catalog { .. }) => Ok(table.to_owned()),
+        Err(other) => Err(other),
+    }
+}
+
 /// The catalog record of `table` in `engine`, if it has one.
 pub(crate) fn record_of(engine: &dyn Engine, table: &str) -> Result<Option<TableRecord>> {
     let mut record = None;
@@ -312,8 +364,12 @@ pub(crate) fn all_records(engine: &dyn Engine) -> Result<Vec<(String, TableRecor
 
 /// What a table's catalog record says about opening it as `expected`.
 enum Stored {
-    /// The record describes `expected`; `legacy`: it is in the pre-catalog form.
-    Matches { legacy: bool },
+    /// The record describes `expected`; `legacy`: it is in the pre-catalog form; `stored`: the
+    /// engine table holding the rows, when not the table's name.
+    Matches {
+        legacy: bool,
+        stored: Option<String>,
+    },
     /// The record describes another type.
     Other(TableRecord),
 }
@@ -330,14 +386,20 @@ fn stored(
     let mut stored = None;
     reader.get(CATALOG_TABLE, table.as_bytes(), &mut |bytes| {
         stored = Some(if bytes == legacy_form.as_bytes() {
-            Stored::Matches { legacy: true }
+            Stored::Matches {
+                legacy: true,
+                stored: None,
+            }
         } else {
             let (record, legacy) = TableRecord::decode(bytes).map_err(|reason| Error::Catalog {
                 table: table.to_owned(),
                 reason,
             })?;
-            if record == *expected {
-                Stored::Matches { legacy }
+            if record.same_types(expected) {
+                Stored::Matches {
+                    legacy,
+                    stored: record.stored,
+                }
             } else {
                 Stored::Other(record)
             }
@@ -349,13 +411,14 @@ fn stored(
 
 /// Records `table` as `expected` on first open (creating the table), or checks it against its
 /// record (rewriting a pre-catalog record that matches in the current form). `legacy_form` is
-/// the record the pre-catalog zerotable wrote for the same types.
+/// the record the pre-catalog zerotable wrote for the same types. Returns the engine table
+/// holding the rows when it is not `table` itself (a migrated table).
 pub(crate) fn register(
     engine: &dyn Engine,
     table: &str,
     expected: &TableRecord,
     legacy_form: &str,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let mismatch = |stored: Option<TableRecord>| Error::TableTypeMismatch {
         table: table.to_owned(),
         stored: stored.map(Box::new),
@@ -368,17 +431,22 @@ pub(crate) fn register(
         Ok(())
     })?;
     match found {
-        Some(Stored::Matches { legacy: false }) => return Ok(()),
+        Some(Stored::Matches {
+            legacy: false,
+            stored,
+        }) => return Ok(stored),
         Some(Stored::Other(record)) => return Err(mismatch(Some(record))),
         _ => {}
     }
     let creates_tables = engine.capabilities().table_admin;
+    let mut location = None;
     engine.write(WriteOptions::DEFAULT, &mut |txn| {
         match stored(txn, table, expected, legacy_form)? {
-            Some(Stored::Matches { legacy }) => {
+            Some(Stored::Matches { legacy, stored }) => {
                 if legacy {
                     put_record(txn, table, expected)?;
                 }
+                location = stored;
                 return Ok(());
             }
             Some(Stored::Other(record)) => return Err(mismatch(Some(record))), // changed meanwhile
@@ -395,7 +463,8 @@ pub(crate) fn register(
             txn.create_table(table)?;
         }
         Ok(())
-    })
+    })?;
+    Ok(location)
 }
 
 /// The one-line record zerotable wrote before the catalog for a table of `K` keys stored with
@@ -409,7 +478,7 @@ pub(crate) fn legacy_form<K: ?Sized, S: ?Sized>(version: u32) -> String {
     )
 }
 
-fn put_record(txn: &dyn WriteTxn, table: &str, record: &TableRecord) -> Result<()> {
+pub(crate) fn put_record(txn: &dyn WriteTxn, table: &str, record: &TableRecord) -> Result<()> {
     txn.put(CATALOG_TABLE, table.as_bytes(), record.encode().as_bytes())
         .map_err(|e| e.on_table(table))
 }
@@ -473,11 +542,21 @@ mod tests {
             format: "rkyv".into(),
             value_type: Some("Order".into()),
             version: 2,
+            stored: None,
         };
         assert_eq!(
             TableRecord::decode(record.encode().as_bytes()).unwrap(),
-            (record, false)
+            (record.clone(), false)
         );
+        let migrated = TableRecord {
+            stored: Some("orders.v2".into()),
+            ..record
+        };
+        assert_eq!(
+            TableRecord::decode(migrated.encode().as_bytes()).unwrap(),
+            (migrated.clone(), false)
+        );
+        assert!(migrated.to_string().ends_with(" version=2 stored=orders.v2"));
         let legacy = |text: &str| TableRecord::decode(text.as_bytes()).unwrap();
         let (users, is_legacy) = legacy("key=u64 serializer=RkyvSerializer<User> version=0");
         assert!(is_legacy);

@@ -6,7 +6,8 @@
 //! Every table of the source as one consistent snapshot sees it, with its catalog record (the
 //! catalog's rows for the copied tables; the destination's records of other tables stay). The
 //! tables are the engine's own list where it has one ([`Capabilities::table_admin`]), else the
-//! tables the catalog records.
+//! tables the catalog records (where their rows are: a migrated table's rows are in the table
+//! its migration wrote).
 //!
 //! # Memory
 //!
@@ -54,7 +55,7 @@
 use std::ops::{Bound, ControlFlow};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::catalog::CATALOG_TABLE;
+use crate::catalog::{CATALOG_TABLE, TableRecord};
 use crate::engine::{Durability, Engine, KeyRange, ReadOps, ReadTxn, WriteOptions};
 use crate::error::{CopyErrorKind, Error, Result};
 use crate::storage::Storage;
@@ -249,17 +250,21 @@ struct Plan {
 impl Plan {
     fn of(source: &dyn Engine, snapshot: &dyn ReadTxn) -> Result<Plan> {
         let mut catalog_keys = Vec::new();
-        snapshot.range(CATALOG_TABLE, &KeyRange::ALL, &mut |key, _| {
+        let mut recorded = Vec::new();
+        snapshot.range(CATALOG_TABLE, &KeyRange::ALL, &mut |key, value| {
             catalog_keys.push(key.to_vec());
+            let name = String::from_utf8_lossy(key).into_owned();
+            // Where the rows are: the table a migration wrote, or the table's own name.
+            recorded.push(match TableRecord::decode(value) {
+                Ok((record, _)) => record.stored_table(&name).to_owned(),
+                Err(_) => name,
+            });
             Ok(ControlFlow::Continue(()))
         })?;
         let mut names: Vec<String> = if source.capabilities().table_admin {
             snapshot.list_tables()?
         } else {
-            catalog_keys
-                .iter()
-                .map(|key| String::from_utf8_lossy(key).into_owned())
-                .collect()
+            recorded
         };
         names.retain(|name| name != MARKER_TABLE && name != CATALOG_TABLE);
         names.sort();
@@ -404,26 +409,31 @@ fn catalog_overlap(reader: &dyn ReadOps, plan: &Plan) -> Result<u64> {
 
 /// One batch of rows: their bytes in one buffer, and where each key and value ends.
 #[derive(Default)]
-struct Batch {
+pub(crate) struct Batch {
     bytes: Vec<u8>,
     /// (key end, value end) offsets into `bytes`; each row starts where the previous ended.
     rows: Vec<(usize, usize)>,
 }
 
 impl Batch {
-    fn clear(&mut self) {
+    /// Bytes of keys and values held.
+    pub(crate) fn len_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub(crate) fn clear(&mut self) {
         self.bytes.clear();
         self.rows.clear();
     }
 
-    fn push(&mut self, key: &[u8], value: &[u8]) {
+    pub(crate) fn push(&mut self, key: &[u8], value: &[u8]) {
         self.bytes.extend_from_slice(key);
         let key_end = self.bytes.len();
         self.bytes.extend_from_slice(value);
         self.rows.push((key_end, self.bytes.len()));
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         let mut start = 0;
         self.rows.iter().map(move |&(key_end, value_end)| {
             let row = (&self.bytes[start..key_end], &self.bytes[key_end..value_end]);
@@ -432,29 +442,34 @@ impl Batch {
         })
     }
 
-    fn last_key(&self) -> Option<&[u8]> {
+    pub(crate) fn last_key(&self) -> Option<&[u8]> {
         self.iter().last().map(|(key, _)| key)
     }
 }
 
-/// Row count, byte count and checksum of a sequence of rows.
+/// Row count, byte counts and checksum of a sequence of rows.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct Tally {
-    rows: u64,
-    bytes: u64,
-    checksum: u64,
+pub(crate) struct Tally {
+    pub(crate) rows: u64,
+    /// Bytes of keys and values.
+    pub(crate) bytes: u64,
+    /// Bytes of values.
+    pub(crate) value_bytes: u64,
+    pub(crate) checksum: u64,
 }
 
 impl Tally {
-    const EMPTY: Tally = Tally {
+    pub(crate) const EMPTY: Tally = Tally {
         rows: 0,
         bytes: 0,
+        value_bytes: 0,
         checksum: 0xcbf2_9ce4_8422_2325,
     };
 
-    fn add(&mut self, key: &[u8], value: &[u8]) {
+    pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) {
         self.rows += 1;
         self.bytes += (key.len() + value.len()) as u64;
+        self.value_bytes += value.len() as u64;
         for part in [
             &(key.len() as u64).to_le_bytes()[..],
             key,
@@ -563,6 +578,7 @@ fn verify(target: &dyn Engine, plan: &Plan, report: &CopyReport) -> Result<()> {
         let expected = Tally {
             rows: copied.rows,
             bytes: copied.bytes,
+            value_bytes: found.value_bytes,
             checksum: copied.checksum,
         };
         if found != expected {

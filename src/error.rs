@@ -651,6 +651,17 @@ pub enum Error {
         problem: String,
     },
 
+    /// A table's migration to a new value type ([`Storage::migrate_table`](crate::Storage::migrate_table))
+    /// did not happen: no such table, a new type recorded like the old, or the table changed
+    /// while it ran. The old table is in place, unchanged.
+    #[error("migration of table {table:?}: {problem}")]
+    Migration {
+        /// The table.
+        table: String,
+        /// What happened, and what to do.
+        problem: String,
+    },
+
     /// A caller's closure (a scan body, a fold step) returned an error of its own, wrapped
     /// with [`Error::callback`]. The scan stopped there.
     #[error("callback failed: {source}")]
@@ -773,7 +784,8 @@ impl Error {
             | Error::InvalidValue { table, .. }
             | Error::TableTypeMismatch { table, .. }
             | Error::Catalog { table, .. }
-            | Error::ForeignTransaction { table } => Some(table),
+            | Error::ForeignTransaction { table }
+            | Error::Migration { table, .. } => Some(table),
             Error::InvalidTableName { name, .. } => Some(name),
             Error::Copy { table, .. } => table.as_deref(),
             Error::Open { .. }

@@ -72,6 +72,7 @@ pub mod codec;
 pub mod config;
 pub mod cookbook;
 pub mod copy;
+pub mod migrate;
 pub mod engine;
 pub mod engines;
 pub mod error;
@@ -111,6 +112,7 @@ pub use engines::{RocksDbEngine, RocksDbOptions};
 #[cfg(feature = "sqlite")]
 pub use engines::{SqliteEngine, SqliteOptions};
 pub use copy::{CopyOptions, CopyProgress, CopyReport, TableCopy};
+pub use migrate::MigrationReport;
 pub use error::{
     CopyErrorKind, EngineError, EngineErrorKind, Error, Handles, Holder, Operation, Result,
 };

@@ -313,8 +313,10 @@ impl Storage {
             catalog::validate_type_name(name, type_name)?;
         }
         let legacy = catalog::legacy_form::<K, S>(options.version_number());
-        catalog::register(&*self.engine, name, &record, &legacy).map_err(|e| e.on_table(name))?;
-        Ok(Table::new(Arc::clone(&self.engine), name, serializer))
+        let stored = catalog::register(&*self.engine, name, &record, &legacy)
+            .map_err(|e| e.on_table(name))?;
+        let stored = stored.as_deref().unwrap_or(name);
+        Ok(Table::new(Arc::clone(&self.engine), name, stored, serializer))
     }
 
     /// A table of owned `V` values serialized with rkyv; reads see `&Archived<V>`, validated.
@@ -634,11 +636,12 @@ impl Storage {
         validate_table_name(name)?;
         let native = self.capabilities().table_admin;
         run_write(&*self.engine, WriteOptions::DEFAULT, |txn| {
+            let stored = catalog::stored_table_in(txn, name)?;
             let recorded = catalog::forget(txn, name)?;
             let existed = if native {
-                txn.drop_table(name)?
+                txn.drop_table(&stored)?
             } else {
-                txn.delete_range(name, &KeyRange::ALL)? > 0
+                txn.delete_range(&stored, &KeyRange::ALL)? > 0
             };
             Ok(recorded || existed)
         })
@@ -656,7 +659,10 @@ impl Storage {
     /// ```
     pub fn table_stats(&self, name: &str) -> Result<TableStats> {
         validate_table_name(name)?;
-        run_read(&*self.engine, |reader| reader.table_stats(name)).map_err(|e| e.on_table(name))
+        run_read(&*self.engine, |reader| {
+            reader.table_stats(&catalog::stored_table_in(reader, name)?)
+        })
+        .map_err(|e| e.on_table(name))
     }
 
     /// Bytes the database occupies on disk (capability

@@ -410,7 +410,7 @@ where
     #[inline]
     fn walk(&self, reader: &dyn ReadOps, row: &mut Visit<'_>) -> Result<()> {
         let range = self.bounds.range(self.reverse);
-        let name = &self.table.name;
+        let name = &self.table.stored;
         match (self.skip, self.take) {
             (_, Some(0)) => Ok(()),
             (0, None) => reader.range(name, &range, row),

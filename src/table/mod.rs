@@ -29,6 +29,8 @@ use crate::txn::{Reader, Via, engine_id};
 pub struct Table<K, V: ?Sized, S> {
     pub(crate) engine: Arc<dyn Engine>,
     pub(crate) name: Arc<str>,
+    /// The engine table holding the rows: `name`, or the table a migration wrote.
+    pub(crate) stored: Arc<str>,
     pub(crate) serializer: S,
     // `fn(&K, &V)` keeps the table `Send + Sync` whatever `K` and `V` are: it stores none.
     types: PhantomData<fn(&K, &V)>,
@@ -39,6 +41,7 @@ impl<K, V: ?Sized, S: Clone> Clone for Table<K, V, S> {
         Table {
             engine: Arc::clone(&self.engine),
             name: Arc::clone(&self.name),
+            stored: Arc::clone(&self.stored),
             serializer: self.serializer.clone(),
             types: PhantomData,
         }
@@ -61,12 +64,13 @@ where
     V: ?Sized,
     S: ValueSerializer<V>,
 {
-    /// A handle on table `name` (checked and registered by
-    /// [`Storage::table_with`](crate::Storage::table_with)).
-    pub(crate) fn new(engine: Arc<dyn Engine>, name: &str, serializer: S) -> Self {
+    /// A handle on table `name` whose rows are in engine table `stored` (checked and
+    /// registered by [`Storage::table_with`](crate::Storage::table_with)).
+    pub(crate) fn new(engine: Arc<dyn Engine>, name: &str, stored: &str, serializer: S) -> Self {
         Table {
             engine,
             name: name.into(),
+            stored: stored.into(),
             serializer,
             types: PhantomData,
         }
@@ -248,7 +252,7 @@ where
     }
 
     fn stats_via(&self, via: Via<'_>) -> Result<TableStats> {
-        self.run(via, |reader| reader.table_stats(&self.name))
+        self.run(via, |reader| reader.table_stats(&self.stored))
     }
 
     /// Reads several keys from one snapshot: `read(view)` for each key in order, `None` views
@@ -313,7 +317,7 @@ where
     }
 
     fn len_via(&self, via: Via<'_>) -> Result<u64> {
-        self.run(via, |reader| reader.len(&self.name))
+        self.run(via, |reader| reader.len(&self.stored))
     }
 
     fn get_many_via<I, F, R>(&self, via: Via<'_>, keys: I, mut read: F) -> Result<Vec<R>>
@@ -374,7 +378,7 @@ where
         key: &[u8],
         read: impl FnOnce(&[u8]) -> Result<R>,
     ) -> Result<Option<R>> {
-        self.lookup(|found| reader.get(&self.name, key, found), read)
+        self.lookup(|found| reader.get(&self.stored, key, found), read)
     }
 
     /// [`read_row`](Self::read_row) through `via`: an auto-commit read is one
@@ -388,7 +392,7 @@ where
     ) -> Result<Option<R>> {
         match via {
             Via::AutoCommit(engine) => {
-                self.lookup(|found| engine.get(&self.name, key, found), read)
+                self.lookup(|found| engine.get(&self.stored, key, found), read)
             }
             Via::In(..) => self.run(via, |reader| self.read_row(reader, key, read)),
         }

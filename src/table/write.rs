@@ -41,8 +41,8 @@ where
             }
         }
         let written = match value {
-            Some(bytes) => txn.put(&self.name, key, bytes).map(|()| true),
-            None => txn.delete(&self.name, key),
+            Some(bytes) => txn.put(&self.stored, key, bytes).map(|()| true),
+            None => txn.delete(&self.stored, key),
         };
         written.map_err(|e| e.on_table(&self.name))
     }

@@ -89,6 +89,7 @@ fn record(key: KeyType, format: &str, value_type: Option<&str>, version: u32) ->
         format: format.to_owned(),
         value_type: value_type.map(str::to_owned),
         version,
+        stored: None,
     }
 }
 
