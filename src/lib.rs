@@ -92,7 +92,7 @@ pub use catalog::{
 };
 pub use codec::key::{
     ByteStringKey, FromKeyBytes, IntoKeyBytes, KeyArena, KeyBounds, KeyDecodeError,
-    KeyDecodeReason, KeyLike, KeyPrefix, KeyType, KeyValue,
+    KeyDecodeReason, KeyLike, KeyPrefix, KeyTextError, KeyTextProblem, KeyType, KeyValue,
 };
 pub use codec::value::{
     DecodeUnchecked, FlatBufferRoot, FlatBuffersSerializer, RawSerializer, RkyvBytesSerializer,

@@ -710,3 +710,60 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
+
+/// A migrated table's rows live in the engine table its migration wrote: every command reads
+/// them there, and that engine table is not listed as a table of its own.
+#[test]
+fn commands_read_a_migrated_table_where_its_rows_are() {
+    let fx = Fixture::new();
+    {
+        let storage = Storage::open(&fx.db).expect("open");
+        storage
+            .migrate_table::<String, [u8], [u8], _, _, _>(
+                "names",
+                (zerotable::RawSerializer, zerotable::TableOptions::default()),
+                (
+                    zerotable::RawSerializer,
+                    zerotable::TableOptions::default().version(1),
+                ),
+                |old| Ok(old.to_ascii_uppercase()),
+            )
+            .expect("migrate");
+    }
+    let tables = json(&["tables", &fx.db, "--json"]);
+    let listed = tables["tables"].as_array().expect("tables");
+    assert!(
+        !listed.iter().any(|t| t["name"] == "names.v1"),
+        "the rows' engine table is not a table: {tables}"
+    );
+    let names = listed
+        .iter()
+        .find(|t| t["name"] == "names")
+        .expect("names listed");
+    assert_eq!(
+        (names["version"].as_u64(), names["entries"].as_u64()),
+        (Some(1), Some(3))
+    );
+
+    let got = json(&["get", &fx.db, "names", "alice", "--json"]);
+    assert_eq!(got["value_text"], "LONG", "{got}");
+    let dumped = ok(&["dump", &fx.db, "names"]);
+    assert!(
+        dumped.contains("SHORT") && dumped.contains("COMMA"),
+        "{dumped}"
+    );
+    let checked = ok(&["check", &fx.db]);
+    assert!(
+        checked.contains("names: 3 keys of String, all decode"),
+        "{checked}"
+    );
+    let stats = json(&["stats", &fx.db, "--json"]);
+    let stats_names = stats["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["name"] == "names")
+        .expect("names in stats")
+        .clone();
+    assert_eq!(stats_names["entries"].as_u64(), Some(3), "{stats}");
+}

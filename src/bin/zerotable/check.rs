@@ -190,20 +190,24 @@ fn check_keys(
         entries: 0,
         bad_keys: 0,
     };
-    let walked = reader.range(table, &KeyRange::ALL, &mut |key, _value| {
-        check.entries += 1;
-        if let Err(error) = record.key.decode(key) {
-            check.bad_keys += 1;
-            if check.bad_keys <= KEYS_LISTED {
-                problems.push(format!(
-                    "table `{table}`: key 0x{} does not decode as {}: {error}",
-                    output::hex(key),
-                    record.key
-                ));
+    let walked = reader.range(
+        record.stored_table(table),
+        &KeyRange::ALL,
+        &mut |key, _value| {
+            check.entries += 1;
+            if let Err(error) = record.key.decode(key) {
+                check.bad_keys += 1;
+                if check.bad_keys <= KEYS_LISTED {
+                    problems.push(format!(
+                        "table `{table}`: key 0x{} does not decode as {}: {error}",
+                        output::hex(key),
+                        record.key
+                    ));
+                }
             }
-        }
-        Ok(ControlFlow::Continue(()))
-    });
+            Ok(ControlFlow::Continue(()))
+        },
+    );
     if check.bad_keys > KEYS_LISTED {
         problems.push(format!(
             "table `{table}`: {} more keys do not decode as {}",

@@ -20,6 +20,15 @@ pub struct TableEntry {
     pub record: Option<TableRecord>,
 }
 
+impl TableEntry {
+    /// The engine table holding its rows: its own name, or the table a migration wrote.
+    pub fn stored(&self) -> &str {
+        self.record
+            .as_ref()
+            .map_or(&self.name, |record| record.stored_table(&self.name))
+    }
+}
+
 /// The user tables: those the catalog records, and those the engine lists without a record.
 fn user_tables(storage: &Storage, db: &str) -> Result<Vec<TableEntry>, Failure> {
     let records = storage.tables().map_err(|error| {
@@ -39,7 +48,11 @@ fn user_tables(storage: &Storage, db: &str) -> Result<Vec<TableEntry>, Failure> 
         })
         .collect();
     for name in engine_tables(storage, db)? {
-        if !is_internal(&name) && !tables.iter().any(|table| table.name == name) {
+        // A migrated table's rows are in an engine table of another name, its record's.
+        let known = tables
+            .iter()
+            .any(|table| table.name == name || table.stored() == name);
+        if !is_internal(&name) && !known {
             tables.push(TableEntry { name, record: None });
         }
     }
@@ -104,7 +117,7 @@ pub fn tables(db: &str, json: bool) -> Result<Outcome, Failure> {
     ];
     let mut listed = Vec::new();
     for table in &tables {
-        let stats = figures(&*reader, admin, &table.name)?;
+        let stats = figures(&*reader, admin, table.stored())?;
         let record = table.record.as_ref();
         listed.push(json!({
             "name": table.name,
@@ -144,6 +157,8 @@ pub fn tables(db: &str, json: bool) -> Result<Outcome, Failure> {
 /// What a table's keys and values are, for reading them: its record's key type (an untyped
 /// table's keys are bytes) and whether values are raw bytes.
 struct Layout {
+    /// The engine table holding the rows.
+    stored: String,
     key: KeyType,
     raw: bool,
     format: Option<String>,
@@ -159,6 +174,7 @@ fn layout(storage: &Storage, db: &str, table: &str) -> Result<Layout, Failure> {
     })?;
     if let Some(record) = record {
         return Ok(Layout {
+            stored: record.stored_table(table).to_owned(),
             raw: record.format == "raw",
             format: Some(record.format),
             key: record.key,
@@ -166,6 +182,7 @@ fn layout(storage: &Storage, db: &str, table: &str) -> Result<Layout, Failure> {
     }
     if engine_tables(storage, db)?.iter().any(|name| name == table) {
         return Ok(Layout {
+            stored: table.to_owned(),
             key: KeyType::Bytes,
             raw: false,
             format: None,
@@ -226,7 +243,7 @@ pub fn get(db: &str, table: &str, key: &str, json: bool) -> Result<Outcome, Fail
     let mut value = None;
     storage
         .engine()
-        .get(table, &bytes, &mut |found| {
+        .get(&layout.stored, &bytes, &mut |found| {
             value = Some(found.to_vec());
             Ok(())
         })
@@ -332,7 +349,7 @@ pub fn dump(
     let limit = selection.limit.unwrap_or(u64::MAX);
     if limit > 0 {
         reader
-            .range(table, &range, &mut |key, value| {
+            .range(&layout.stored, &range, &mut |key, value| {
                 let written = match format {
                     DumpFormat::Text => {
                         let key = key_text(&layout.key, key).unwrap_or_else(|_| {
@@ -416,17 +433,23 @@ pub fn stats(db: &str, json: bool) -> Result<Outcome, Failure> {
     } else {
         None
     };
-    let mut names: Vec<String> = user_tables(&storage, db)?
+    // Each table by its name, with the engine table holding its rows.
+    let mut names: Vec<(String, String)> = user_tables(&storage, db)?
         .into_iter()
-        .map(|table| table.name)
+        .map(|table| {
+            let stored = table.stored().to_owned();
+            (table.name, stored)
+        })
         .collect();
     names.extend(
         engine_tables(&storage, db)?
             .into_iter()
-            .filter(|name| is_internal(name)),
+            .filter(|name| is_internal(name))
+            .map(|name| (name.clone(), name)),
     );
     if !capabilities.table_admin {
-        names.push(zerotable::CATALOG_TABLE.to_owned());
+        let catalog = zerotable::CATALOG_TABLE.to_owned();
+        names.push((catalog.clone(), catalog));
     }
     names.sort();
     names.dedup();
@@ -438,8 +461,8 @@ pub fn stats(db: &str, json: bool) -> Result<Outcome, Failure> {
         "bytes".to_owned(),
     ]];
     let (mut entries, mut bytes) = (0u64, 0u64);
-    for name in &names {
-        let stats = figures(&*reader, capabilities.table_admin, name)?;
+    for (name, stored) in &names {
+        let stats = figures(&*reader, capabilities.table_admin, stored)?;
         entries += stats.entries;
         bytes += stats.stored_bytes;
         listed.push(json!({
