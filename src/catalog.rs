@@ -556,7 +556,11 @@ mod tests {
             TableRecord::decode(migrated.encode().as_bytes()).unwrap(),
             (migrated.clone(), false)
         );
-        assert!(migrated.to_string().ends_with(" version=2 stored=orders.v2"));
+        assert!(
+            migrated
+                .to_string()
+                .ends_with(" version=2 stored=orders.v2")
+        );
         let legacy = |text: &str| TableRecord::decode(text.as_bytes()).unwrap();
         let (users, is_legacy) = legacy("key=u64 serializer=RkyvSerializer<User> version=0");
         assert!(is_legacy);

@@ -72,10 +72,10 @@ pub mod codec;
 pub mod config;
 pub mod cookbook;
 pub mod copy;
-pub mod migrate;
 pub mod engine;
 pub mod engines;
 pub mod error;
+pub mod migrate;
 pub mod scan;
 #[cfg(feature = "example-schemas")]
 #[cfg_attr(docsrs, doc(cfg(feature = "example-schemas")))]
@@ -98,6 +98,7 @@ pub use codec::value::{
     DecodeUnchecked, FlatBufferRoot, FlatBuffersSerializer, RawSerializer, RkyvBytesSerializer,
     RkyvSerializer, RkyvValue, ValueLike, ValueSerializer,
 };
+pub use copy::{CopyOptions, CopyProgress, CopyReport, TableCopy};
 pub use engine::{
     CallerCode, Capabilities, Durability, Engine, Integrity, KeyRange, ReadOps, ReadTxn,
     TableStats, WriteOptions, WriteTxn, catch_engine_panic,
@@ -111,11 +112,10 @@ pub use engines::{MemoryEngine, RedbEngine, RedbOptions};
 pub use engines::{RocksDbEngine, RocksDbOptions};
 #[cfg(feature = "sqlite")]
 pub use engines::{SqliteEngine, SqliteOptions};
-pub use copy::{CopyOptions, CopyProgress, CopyReport, TableCopy};
-pub use migrate::MigrationReport;
 pub use error::{
     CopyErrorKind, EngineError, EngineErrorKind, Error, Handles, Holder, Operation, Result,
 };
+pub use migrate::MigrationReport;
 pub use scan::{Scanner, Values};
 pub use storage::{FlatBuffersTable, RawTable, RkyvBytesTable, RkyvTable, Storage};
 pub use table::Table;

@@ -316,7 +316,12 @@ impl Storage {
         let stored = catalog::register(&*self.engine, name, &record, &legacy)
             .map_err(|e| e.on_table(name))?;
         let stored = stored.as_deref().unwrap_or(name);
-        Ok(Table::new(Arc::clone(&self.engine), name, stored, serializer))
+        Ok(Table::new(
+            Arc::clone(&self.engine),
+            name,
+            stored,
+            serializer,
+        ))
     }
 
     /// A table of owned `V` values serialized with rkyv; reads see `&Archived<V>`, validated.

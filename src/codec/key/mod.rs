@@ -66,8 +66,8 @@ pub use bytes::ByteStringKey;
 pub use key_type::{KeyType, KeyValue, UnknownKeyType};
 pub use like::{KeyBounds, KeyLike};
 pub use prefix::KeyPrefix;
-pub use text::{KeyTextError, KeyTextProblem};
 pub(crate) use prefix::prefix_successor;
+pub use text::{KeyTextError, KeyTextProblem};
 
 /// Encodes a key into bytes whose lexicographic (memcmp) order equals the key's natural [`Ord`].
 ///
