@@ -1,9 +1,10 @@
 //! Snapshots: LMDB read transactions, and the range walk the write side shares.
 
 use std::collections::BTreeSet;
-use std::ops::{ControlFlow, Deref};
+use std::ops::{Bound, ControlFlow, Deref};
 
-use heed::{RoRange, RoRevRange, RoTxn, WithoutTls};
+use heed::types::Bytes;
+use heed::{RoIter, RoRange, RoRevIter, RoRevRange, RoTxn, WithoutTls};
 
 use super::heed_error;
 use super::names::{DatabaseName, StoredKey, as_slice, classify, stored_bound, user_key};
@@ -291,9 +292,15 @@ pub(super) fn stats_of(db: Db, txn: &RoTxn<'_>, table: &str) -> Result<TableStat
 /// A range of a table's entries being walked, in either direction. It holds LMDB's cursor, not
 /// a reference to the transaction (heed's cursors keep only the raw cursor pointer), which is
 /// what lets a write transaction write other tables while one of its ranges is open.
+///
+/// A range without bounds (a full scan) walks heed's plain iterators, which skip the end-bound
+/// test a bounded range makes on every entry; each variant gets a loop of its own, so the
+/// per-entry path has no dispatch on the variant and can inline the iterator's step.
 pub(super) enum Entries<'t> {
-    Forward(RoRange<'t, heed::types::Bytes, heed::types::Bytes>),
-    Reverse(RoRevRange<'t, heed::types::Bytes, heed::types::Bytes>),
+    All(RoIter<'t, Bytes, Bytes>),
+    AllReverse(RoRevIter<'t, Bytes, Bytes>),
+    Forward(RoRange<'t, Bytes, Bytes>),
+    Reverse(RoRevRange<'t, Bytes, Bytes>),
 }
 
 impl<'t> Entries<'t> {
@@ -304,10 +311,17 @@ impl<'t> Entries<'t> {
         range: &KeyRange<'_>,
         table: &str,
     ) -> Result<Self> {
+        let error = || heed_error(Some(table), Operation::Range);
+        if let (Bound::Unbounded, Bound::Unbounded) = (range.start, range.end) {
+            return Ok(if range.reverse {
+                Entries::AllReverse(db.rev_iter(txn).map_err(error())?)
+            } else {
+                Entries::All(db.iter(txn).map_err(error())?)
+            });
+        }
         let start = stored_bound(range.start, true);
         let end = stored_bound(range.end, false);
         let bounds = (as_slice(&start), as_slice(&end));
-        let error = || heed_error(Some(table), Operation::Range);
         Ok(if range.reverse {
             Entries::Reverse(db.rev_range(txn, &bounds).map_err(error())?)
         } else {
@@ -317,25 +331,34 @@ impl<'t> Entries<'t> {
 
     /// Hands each entry, prefix stripped, to `each` until it breaks or fails.
     pub(super) fn walk(
-        mut self,
+        self,
         table: &str,
-        mut each: impl FnMut(&[u8], &[u8]) -> Result<ControlFlow<()>>,
+        each: impl FnMut(&[u8], &[u8]) -> Result<ControlFlow<()>>,
     ) -> Result<()> {
-        loop {
-            let entry = match &mut self {
-                Entries::Forward(entries) => entries.next(),
-                Entries::Reverse(entries) => entries.next(),
-            };
-            let Some(entry) = entry else {
-                return Ok(());
-            };
-            let (key, value) = entry.map_err(heed_error(Some(table), Operation::Range))?;
-            let key = user_key(key).ok_or_else(|| foreign_key(table, Operation::Range))?;
-            if each(key, value)?.is_break() {
-                return Ok(());
-            }
+        match self {
+            Entries::All(entries) => walk_entries(entries, table, each),
+            Entries::AllReverse(entries) => walk_entries(entries, table, each),
+            Entries::Forward(entries) => walk_entries(entries, table, each),
+            Entries::Reverse(entries) => walk_entries(entries, table, each),
         }
     }
+}
+
+/// The loop of [`Entries::walk`], one per kind of heed iterator.
+#[inline]
+fn walk_entries<'t>(
+    entries: impl Iterator<Item = heed::Result<(&'t [u8], &'t [u8])>>,
+    table: &str,
+    mut each: impl FnMut(&[u8], &[u8]) -> Result<ControlFlow<()>>,
+) -> Result<()> {
+    for entry in entries {
+        let (key, value) = entry.map_err(heed_error(Some(table), Operation::Range))?;
+        let key = user_key(key).ok_or_else(|| foreign_key(table, Operation::Range))?;
+        if each(key, value)?.is_break() {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// A stored key without zerotable's prefix: not written by zerotable.
@@ -349,4 +372,133 @@ pub(super) fn foreign_key(table: &str, operation: Operation) -> Error {
              another program?)",
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::{Bound, ControlFlow};
+
+    use super::super::{LmdbEngine, LmdbOptions};
+    use crate::engine::{Engine, KeyRange, ReadOps, WriteOptions};
+    use crate::error::{EngineErrorKind, Result};
+
+    const STORED: [&[u8]; 6] = [b"", b"\x00", b"\x01", b"\x01\x00", b"\x07", b"\xff"];
+
+    fn range<'a>(start: Bound<&'a [u8]>, end: Bound<&'a [u8]>, reverse: bool) -> KeyRange<'a> {
+        KeyRange {
+            start,
+            end,
+            reverse,
+        }
+    }
+
+    /// The keys `reader` visits in `range` of table `t`, stopping after `limit` of them; each
+    /// value must be its key followed by `v`.
+    fn keys(reader: &dyn ReadOps, range: &KeyRange<'_>, limit: usize) -> Result<Vec<Vec<u8>>> {
+        let mut keys = Vec::new();
+        reader.range("t", range, &mut |key, value| {
+            assert_eq!(value, [key, b"v"].concat(), "the value stored with the key");
+            keys.push(key.to_vec());
+            Ok(if keys.len() == limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })?;
+        Ok(keys)
+    }
+
+    fn expected(keys: &[&[u8]]) -> Vec<Vec<u8>> {
+        keys.iter().map(|key| key.to_vec()).collect()
+    }
+
+    /// Runs `check` in a fresh snapshot, in an auto-commit read and in a write transaction.
+    fn everywhere(engine: &LmdbEngine, check: impl Fn(&dyn ReadOps)) {
+        check(&*engine.begin_read().unwrap());
+        engine
+            .read(&mut |reader| {
+                check(reader);
+                Ok(())
+            })
+            .unwrap();
+        // The write transaction is dropped, not committed: a failed read fails its commit.
+        let txn = engine.begin_write(WriteOptions::default()).unwrap();
+        check(&*txn);
+    }
+
+    /// Full scans (heed's plain iterators) and bounded ranges (heed's ranges) visit the same
+    /// entries in the same order and stop when asked; a key without zerotable's prefix is a
+    /// `Corrupted` error to both once they reach it.
+    #[test]
+    fn full_scans_and_bounded_ranges_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = LmdbEngine::open_with(dir.path().join("env"), LmdbOptions::default()).unwrap();
+        engine
+            .write(WriteOptions::default(), &mut |txn| {
+                for key in STORED {
+                    txn.put("t", key, &[key, b"v"].concat())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let reversed: Vec<&[u8]> = STORED.iter().rev().copied().collect();
+        let all = range(Bound::Unbounded, Bound::Unbounded, false);
+        let all_reverse = range(Bound::Unbounded, Bound::Unbounded, true);
+        let from_empty = range(Bound::Included(b""), Bound::Unbounded, false);
+        let to_last = range(Bound::Unbounded, Bound::Included(b"\xff"), true);
+        let middle = range(Bound::Excluded(b"\x00"), Bound::Excluded(b"\xff"), true);
+        everywhere(&engine, |reader| {
+            assert_eq!(keys(reader, &all, usize::MAX).unwrap(), expected(&STORED));
+            assert_eq!(
+                keys(reader, &from_empty, usize::MAX).unwrap(),
+                expected(&STORED)
+            );
+            assert_eq!(keys(reader, &all, 2).unwrap(), expected(&STORED[..2]));
+            assert_eq!(
+                keys(reader, &all_reverse, usize::MAX).unwrap(),
+                expected(&reversed)
+            );
+            assert_eq!(
+                keys(reader, &to_last, usize::MAX).unwrap(),
+                expected(&reversed)
+            );
+            assert_eq!(
+                keys(reader, &all_reverse, 3).unwrap(),
+                expected(&reversed[..3])
+            );
+            assert_eq!(
+                keys(reader, &middle, usize::MAX).unwrap(),
+                expected(&[b"\x07", b"\x01\x00", b"\x01"])
+            );
+        });
+
+        // A key another program wrote without the prefix byte; it sorts after every key of
+        // zerotable's (prefix 0).
+        let shared = &engine.shared;
+        let db = shared.handle("t", usize::MAX).unwrap();
+        let mut wtxn = shared.env.write_txn().unwrap();
+        db.put(&mut wtxn, b"\x01foreign", b"x").unwrap();
+        wtxn.commit().unwrap();
+        let corrupted = |result: Result<Vec<Vec<u8>>>| {
+            let error = result.unwrap_err();
+            assert_eq!(
+                error.engine_kind(),
+                Some(EngineErrorKind::Corrupted),
+                "{error}"
+            );
+        };
+        let below_foreign = range(Bound::Unbounded, Bound::Excluded(b"\xff\xff"), false);
+        // Walks that stop or end before reaching it never see it; the others fail (and fail
+        // a write transaction, so each of those gets one of its own).
+        everywhere(&engine, |reader| {
+            assert_eq!(keys(reader, &all, 2).unwrap(), expected(&STORED[..2]));
+            assert_eq!(
+                keys(reader, &below_foreign, usize::MAX).unwrap(),
+                expected(&STORED)
+            );
+        });
+        for walk in [&all, &all_reverse, &from_empty] {
+            everywhere(&engine, |reader| corrupted(keys(reader, walk, usize::MAX)));
+        }
+    }
 }
