@@ -416,9 +416,29 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    /// Bytes of keys and values held.
-    pub(crate) fn len_bytes(&self) -> usize {
-        self.bytes.len()
+    /// Replaces the batch with the rows of `table` that follow key `after` (all, if `None`),
+    /// in key order, up to about `limit` bytes (at least one row, if any is left).
+    pub(crate) fn read_after(
+        &mut self,
+        reader: &dyn ReadOps,
+        table: &str,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<()> {
+        self.clear();
+        let range = KeyRange {
+            start: after.map_or(Bound::Unbounded, Bound::Excluded),
+            end: Bound::Unbounded,
+            reverse: false,
+        };
+        reader.range(table, &range, &mut |key, value| {
+            self.push(key, value);
+            Ok(if self.bytes.len() >= limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })
     }
 
     pub(crate) fn clear(&mut self) {
@@ -501,21 +521,7 @@ fn copy_table(
     let batch_options = WriteOptions::durability(Durability::None);
     let rows_total = plan.rows_total();
     loop {
-        batch.clear();
-        let range = KeyRange {
-            start: after.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-            end: Bound::Unbounded,
-            reverse: false,
-        };
-        let limit = options.batch_bytes;
-        snapshot.range(table, &range, &mut |key, value| {
-            batch.push(key, value);
-            Ok(if batch.bytes.len() >= limit {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            })
-        })?;
+        batch.read_after(snapshot, table, after.as_deref(), options.batch_bytes)?;
         if batch.rows.is_empty() && tally.rows > 0 {
             break;
         }

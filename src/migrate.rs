@@ -46,7 +46,7 @@
 //! # Ok::<(), zerotable::Error>(())
 //! ```
 
-use std::ops::{Bound, ControlFlow};
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use std::borrow::Borrow;
@@ -166,21 +166,8 @@ impl Storage {
         let mut scratch = Default::default();
         let mut after: Option<Vec<u8>> = None;
         loop {
-            batch.clear();
-            let range = KeyRange {
-                start: after.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-                end: Bound::Unbounded,
-                reverse: false,
-            };
-            snapshot
-                .range(&current, &range, &mut |key, value| {
-                    batch.push(key, value);
-                    Ok(if batch.len_bytes() >= BATCH_BYTES {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    })
-                })
+            batch
+                .read_after(&*snapshot, &current, after.as_deref(), BATCH_BYTES)
                 .map_err(|e| e.on_table(name))?;
             let Some(last) = batch.last_key() else {
                 break;
