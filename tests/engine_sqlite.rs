@@ -994,7 +994,9 @@ fn auto_commit_gets_follow_tables_dropped_and_made_again() {
     assert_eq!(latest(b"k").as_deref(), Some(&b"1"[..]));
 
     engine
-        .write(WriteOptions::DEFAULT, &mut |txn| txn.drop_table("t").map(drop))
+        .write(WriteOptions::DEFAULT, &mut |txn| {
+            txn.drop_table("t").map(drop)
+        })
         .unwrap();
     assert_eq!(latest(b"k"), None, "dropped by this engine");
     put(&*engine, "t", b"k", b"2");
@@ -1009,6 +1011,10 @@ fn auto_commit_gets_follow_tables_dropped_and_made_again() {
              INSERT INTO \"zt_t\" VALUES (x'6b', x'33')",
         )
         .unwrap();
-    assert_eq!(latest(b"k").as_deref(), Some(&b"3"[..]), "made by another connection");
+    assert_eq!(
+        latest(b"k").as_deref(),
+        Some(&b"3"[..]),
+        "made by another connection"
+    );
     assert_eq!(get(&*engine, "t", b"k").as_deref(), Some(&b"3"[..]));
 }
