@@ -72,20 +72,26 @@ fn migrate(storage: &Storage) -> zerotable::Result<zerotable::MigrationReport> {
     storage.migrate_rkyv_table::<u64, PersonV1, Person>("people", v(1), v(2), upgrade)
 }
 
-/// Checks every row is version 2, converted from its version 1.
-fn check_v2(storage: &Storage, rows: u64, what: &str) {
+/// Opens the table as version `version` of `V` and checks it has `rows` rows, each passing
+/// `check` (given the row's key).
+fn check_rows<V>(
+    storage: &Storage,
+    version: u32,
+    rows: u64,
+    what: &str,
+    check: impl Fn(u64, &V::Archived),
+) where
+    V: zerotable::RkyvValue + 'static,
+{
     let people = storage
-        .table_with::<u64, Person, _>("people", RkyvSerializer::new(), v(2))
+        .table_with::<u64, V, _>("people", RkyvSerializer::new(), v(version))
         .unwrap_or_else(|err| panic!("{what}: {err}"));
     assert_eq!(people.len().unwrap(), rows, "{what}");
     let mut seen = 0;
     people
         .scan_with(|scan| {
-            scan.for_each(|key, person| {
-                let old = old_person(*key);
-                assert_eq!(person.name.as_str(), old.name, "{what}");
-                assert_eq!(person.age.to_native(), u64::from(old.age), "{what}");
-                assert!(person.email.ends_with("@example.com"), "{what}");
+            scan.for_each(|key, value| {
+                check(*key, value);
                 seen += 1;
                 Ok(())
             })
@@ -94,23 +100,21 @@ fn check_v2(storage: &Storage, rows: u64, what: &str) {
     assert_eq!(seen, rows, "{what}");
 }
 
+/// Checks every row is version 2, converted from its version 1.
+fn check_v2(storage: &Storage, rows: u64, what: &str) {
+    check_rows::<Person>(storage, 2, rows, what, |key, person| {
+        let old = old_person(key);
+        assert_eq!(person.name.as_str(), old.name, "{what}");
+        assert_eq!(person.age.to_native(), u64::from(old.age), "{what}");
+        assert!(person.email.ends_with("@example.com"), "{what}");
+    });
+}
+
 /// Checks every row is still version 1.
 fn check_v1(storage: &Storage, rows: u64, what: &str) {
-    let people = storage
-        .table_with::<u64, PersonV1, _>("people", RkyvSerializer::new(), v(1))
-        .unwrap_or_else(|err| panic!("{what}: {err}"));
-    assert_eq!(people.len().unwrap(), rows, "{what}");
-    let mut seen = 0;
-    people
-        .scan_with(|scan| {
-            scan.for_each(|key, person| {
-                assert_eq!(person.name.as_str(), old_person(*key).name, "{what}");
-                seen += 1;
-                Ok(())
-            })
-        })
-        .unwrap();
-    assert_eq!(seen, rows, "{what}");
+    check_rows::<PersonV1>(storage, 1, rows, what, |key, person| {
+        assert_eq!(person.name.as_str(), old_person(key).name, "{what}");
+    });
 }
 
 fn is_mismatch<T: std::fmt::Debug>(result: zerotable::Result<T>) -> bool {
