@@ -11,7 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::child::{announce_ready_and_hold, child_role, spawn_until_ready};
-use common::counting::allocations_during;
+use common::counting::{LOOKUPS, compare_lookups, typed_get, typed_get_in, users_table};
+use common::engine::{invalid_config, list_tables, scan};
 use common::{User, user};
 use fjall::Readable;
 use zerotable::engines::{FjallEngine, FjallOptions};
@@ -22,8 +23,6 @@ use zerotable::{
 /// Counts allocations made by the current thread (tests run on parallel threads).
 #[global_allocator]
 static GLOBAL: common::counting::CountingAllocator = common::counting::CountingAllocator;
-
-const LOOKUPS: u64 = 1_000;
 
 fn open(path: &Path) -> Arc<FjallEngine> {
     Arc::new(FjallEngine::open(path, FjallOptions::default()).expect("open fjall"))
@@ -39,30 +38,17 @@ fn stored(key: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Every entry of `table` in `range`, copied, from a fresh snapshot.
-fn scan(engine: &dyn Engine, table: &str, range: KeyRange<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut out = Vec::new();
-    engine
-        .read(&mut |reader| {
-            reader.range(table, &range, &mut |key, value| {
-                out.push((key.to_vec(), value.to_vec()));
-                Ok(ControlFlow::Continue(()))
-            })
-        })
-        .unwrap();
-    out
-}
-
-fn list_tables(engine: &dyn Engine) -> Vec<String> {
-    engine.begin_read().unwrap().list_tables().unwrap()
-}
-
 fn users_in(dir: &Path) -> (Arc<FjallEngine>, zerotable::RkyvTable<u64, User>) {
     let engine = open(&dir.join("db"));
-    let storage = Storage::from_arc(engine.clone());
-    let users = storage.rkyv_table::<u64, User>("users").unwrap();
-    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    let users = users_table(&Storage::from_arc(engine.clone()));
     (engine, users)
+}
+
+/// The keyspace of table `users`, and the keys `0..LOOKUPS` as fjall stores them there.
+fn raw_users(engine: &FjallEngine) -> (fjall::Keyspace, Vec<Vec<u8>>) {
+    let keyspace = engine.keyspace("users").expect("the users keyspace");
+    let keys = (0..LOOKUPS).map(|i| stored(&i.to_be_bytes())).collect();
+    (keyspace, keys)
 }
 
 /// An auto-commit typed get allocates no more than fjall's own get of the same key in its own
@@ -71,27 +57,20 @@ fn users_in(dir: &Path) -> (Arc<FjallEngine>, zerotable::RkyvTable<u64, User>) {
 fn typed_get_allocates_no_more_than_a_raw_fjall_get() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, users) = users_in(dir.path());
-    let keyspace = engine.keyspace("users").expect("the users keyspace");
-    let keys: Vec<Vec<u8>> = (0..LOOKUPS).map(|i| stored(&i.to_be_bytes())).collect();
+    let (keyspace, keys) = raw_users(&engine);
 
-    let raw_get = |i: u64| {
+    let mut raw_get = |i: u64| {
         let snapshot = engine.database().read_tx();
         let value = snapshot.get(&keyspace, &keys[i as usize]).unwrap().unwrap();
         std::hint::black_box(value.len());
     };
-    let typed_get = |i: u64| {
-        let revenue = users.get(&i, |u| u.revenue.to_native()).unwrap();
-        std::hint::black_box(revenue.unwrap());
-    };
-    (0..LOOKUPS).for_each(raw_get);
-    (0..LOOKUPS).for_each(typed_get);
-
-    let raw = allocations_during(|| (0..LOOKUPS).for_each(raw_get));
-    let typed = allocations_during(|| (0..LOOKUPS).for_each(typed_get));
-    println!(
-        "allocations per auto-commit get on fjall: raw fjall (read_tx + get) {}, typed {}",
-        raw as f64 / LOOKUPS as f64,
-        typed as f64 / LOOKUPS as f64
+    let mut typed_get = typed_get(&users);
+    let [raw, typed] = compare_lookups(
+        "allocations per auto-commit get on fjall",
+        [
+            ("raw fjall (read_tx + get)", &mut raw_get),
+            ("typed", &mut typed_get),
+        ],
     );
     assert!(
         typed <= raw,
@@ -104,11 +83,10 @@ fn typed_get_allocates_no_more_than_a_raw_fjall_get() {
 fn typed_gets_inside_one_snapshot_allocate_no_more_than_raw_gets_on_one_fjall_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, users) = users_in(dir.path());
-    let keyspace = engine.keyspace("users").expect("the users keyspace");
-    let keys: Vec<Vec<u8>> = (0..LOOKUPS).map(|i| stored(&i.to_be_bytes())).collect();
+    let (keyspace, keys) = raw_users(&engine);
 
     let raw_snapshot = engine.database().read_tx();
-    let raw_get = |i: u64| {
+    let mut raw_get = |i: u64| {
         let value = raw_snapshot
             .get(&keyspace, &keys[i as usize])
             .unwrap()
@@ -116,21 +94,10 @@ fn typed_gets_inside_one_snapshot_allocate_no_more_than_raw_gets_on_one_fjall_sn
         std::hint::black_box(value.len());
     };
     let snapshot = Storage::from_arc(engine.clone()).snapshot().unwrap();
-    let typed_get = |i: u64| {
-        let revenue = users
-            .get_in(&snapshot, &i, |u| u.revenue.to_native())
-            .unwrap();
-        std::hint::black_box(revenue.unwrap());
-    };
-    (0..LOOKUPS).for_each(raw_get);
-    (0..LOOKUPS).for_each(typed_get);
-
-    let raw = allocations_during(|| (0..LOOKUPS).for_each(raw_get));
-    let typed = allocations_during(|| (0..LOOKUPS).for_each(typed_get));
-    println!(
-        "allocations per get in one snapshot on fjall: raw fjall {}, typed {}",
-        raw as f64 / LOOKUPS as f64,
-        typed as f64 / LOOKUPS as f64
+    let mut typed_get = typed_get_in(&users, &snapshot);
+    let [raw, typed] = compare_lookups(
+        "allocations per get in one snapshot on fjall",
+        [("raw fjall", &mut raw_get), ("typed", &mut typed_get)],
     );
     assert!(
         typed <= raw,
@@ -172,23 +139,13 @@ fn bad_fjall_options_are_invalid_config_naming_the_option() {
         ("max_journal_size=1MiB", Some("max_journal_size"), "64MiB"),
     ];
     for (query, option, needle) in cases {
-        let address = format!("{base}?{query}");
-        match Storage::connect(&address) {
-            Err(error @ Error::InvalidConfig { .. }) => {
-                let Error::InvalidConfig { option: named, .. } = &error else {
-                    unreachable!()
-                };
-                assert_eq!(named.as_deref(), option, "{query}: {error}");
-                let message = error.to_string();
-                assert!(message.contains(needle), "{query}: {message}");
-                if option.is_none() {
-                    assert!(
-                        message.contains("cache_size"),
-                        "lists the options: {message}"
-                    );
-                }
-            }
-            other => panic!("{query}: expected InvalidConfig, got {other:?}"),
+        let error = invalid_config(&format!("{base}?{query}"), option, &[needle]);
+        if option.is_none() {
+            let message = error.to_string();
+            assert!(
+                message.contains("cache_size"),
+                "lists the options: {message}"
+            );
         }
     }
     assert!(

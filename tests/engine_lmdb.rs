@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::child::{announce_ready_and_hold, child_role, spawn_until_ready};
-use common::counting::allocations_during;
+use common::counting::{LOOKUPS, compare_lookups, typed_get, typed_get_in, users_table};
+use common::engine::{entries, invalid_config, list_tables};
 use common::{User, user};
 use zerotable::engines::{ByteSize, LmdbEngine, LmdbOptions};
 use zerotable::error::Holder;
@@ -20,7 +21,6 @@ use zerotable::{Durability, Engine, EngineErrorKind, Error, KeyRange, Storage, W
 #[global_allocator]
 static GLOBAL: common::counting::CountingAllocator = common::counting::CountingAllocator;
 
-const LOOKUPS: u64 = 1_000;
 const MIB: usize = 1 << 20;
 
 /// A fresh directory and the environment path inside it.
@@ -41,28 +41,6 @@ fn kind<T: std::fmt::Debug>(result: zerotable::Result<T>) -> (EngineErrorKind, S
         .engine_kind()
         .unwrap_or_else(|| panic!("not an engine error: {error:?}"));
     (kind, error.to_string())
-}
-
-/// Every entry of raw table `table`, from a fresh snapshot.
-fn entries(engine: &dyn Engine, table: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut all = Vec::new();
-    engine
-        .read(&mut |reader| {
-            reader.range(table, &KeyRange::ALL, &mut |key, value| {
-                all.push((key.to_vec(), value.to_vec()));
-                Ok(ControlFlow::Continue(()))
-            })
-        })
-        .unwrap();
-    all
-}
-
-/// `LOOKUPS` users in typed table `users`.
-fn with_users(engine: &Arc<LmdbEngine>) -> zerotable::RkyvTable<u64, User> {
-    let storage = Storage::from_arc(engine.clone());
-    let users = storage.rkyv_table::<u64, User>("users").unwrap();
-    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
-    users
 }
 
 /// A heed environment in `dir` holding `rows` in database `users`, as raw heed code would:
@@ -102,12 +80,12 @@ fn heed_copy(
 fn typed_get_allocates_no_more_than_a_raw_get() {
     let (dir, path) = temp_env();
     let engine = open(&path, LmdbOptions::default());
-    let users = with_users(&engine);
+    let users = users_table(&Storage::from_arc(engine.clone()));
     let heed_dir = dir.path().join("heed");
     std::fs::create_dir_all(&heed_dir).unwrap();
     let (env, db) = heed_copy(&heed_dir, &entries(&*engine, "users"));
 
-    let raw_get = |i: u64| {
+    let mut raw_get = |i: u64| {
         engine
             .read(&mut |reader| {
                 let found = reader.get("users", &i.to_be_bytes(), &mut |value| {
@@ -119,27 +97,19 @@ fn typed_get_allocates_no_more_than_a_raw_get() {
             })
             .unwrap();
     };
-    let heed_get = |i: u64| {
+    let mut heed_get = |i: u64| {
         let rtxn = env.read_txn().unwrap();
         let value = db.get(&rtxn, &i.to_be_bytes()).unwrap().unwrap();
         std::hint::black_box(value.len());
     };
-    let typed_get = |i: u64| {
-        let revenue = users.get(&i, |u| u.revenue.to_native()).unwrap();
-        std::hint::black_box(revenue.unwrap());
-    };
-    (0..LOOKUPS).for_each(raw_get);
-    (0..LOOKUPS).for_each(heed_get);
-    (0..LOOKUPS).for_each(typed_get);
-
-    let raw = allocations_during(|| (0..LOOKUPS).for_each(raw_get));
-    let heed = allocations_during(|| (0..LOOKUPS).for_each(heed_get));
-    let typed = allocations_during(|| (0..LOOKUPS).for_each(typed_get));
-    println!(
-        "lmdb, allocations per auto-commit get: raw engine get {}, raw heed get {}, typed get {}",
-        raw as f64 / LOOKUPS as f64,
-        heed as f64 / LOOKUPS as f64,
-        typed as f64 / LOOKUPS as f64
+    let mut typed_get = typed_get(&users);
+    let [raw, heed, typed] = compare_lookups(
+        "lmdb, allocations per auto-commit get",
+        [
+            ("raw engine get", &mut raw_get),
+            ("raw heed get", &mut heed_get),
+            ("typed get", &mut typed_get),
+        ],
     );
     assert!(
         typed <= raw && typed <= heed,
@@ -154,11 +124,11 @@ fn typed_get_allocates_no_more_than_a_raw_get() {
 fn typed_gets_inside_one_snapshot_allocate_no_more_than_raw_gets() {
     let (_dir, path) = temp_env();
     let engine = open(&path, LmdbOptions::default());
-    let users = with_users(&engine);
     let storage = Storage::from_arc(engine.clone());
+    let users = users_table(&storage);
 
     let raw_snapshot = engine.begin_read().unwrap();
-    let raw_get = |i: u64| {
+    let mut raw_get = |i: u64| {
         let found = raw_snapshot
             .get("users", &i.to_be_bytes(), &mut |value| {
                 std::hint::black_box(value.len());
@@ -168,21 +138,13 @@ fn typed_gets_inside_one_snapshot_allocate_no_more_than_raw_gets() {
         assert!(found);
     };
     let snapshot = storage.snapshot().unwrap();
-    let typed_get = |i: u64| {
-        let revenue = users
-            .get_in(&snapshot, &i, |u| u.revenue.to_native())
-            .unwrap();
-        std::hint::black_box(revenue.unwrap());
-    };
-    (0..LOOKUPS).for_each(raw_get);
-    (0..LOOKUPS).for_each(typed_get);
-
-    let raw = allocations_during(|| (0..LOOKUPS).for_each(raw_get));
-    let typed = allocations_during(|| (0..LOOKUPS).for_each(typed_get));
-    println!(
-        "lmdb, allocations per get inside one snapshot: raw engine get {}, typed get {}",
-        raw as f64 / LOOKUPS as f64,
-        typed as f64 / LOOKUPS as f64
+    let mut typed_get = typed_get_in(&users, &snapshot);
+    let [raw, typed] = compare_lookups(
+        "lmdb, allocations per get inside one snapshot",
+        [
+            ("raw engine get", &mut raw_get),
+            ("typed get", &mut typed_get),
+        ],
     );
     assert!(typed <= raw, "typed {typed}, raw {raw}");
     assert_eq!(typed, 0, "a typed get inside a snapshot copies nothing");
@@ -230,19 +192,11 @@ fn connect_refuses_unknown_options_and_bad_values() {
         ("durability=sometimes", Some("durability"), "immediate"),
     ];
     for (query, option, message) in cases {
-        let address = format!("lmdb://{}?{query}", path.display());
-        match Storage::connect(&address) {
-            Err(Error::InvalidConfig {
-                option: named,
-                problem,
-                ..
-            }) => {
-                assert_eq!(named.as_deref(), option, "{query}: {problem}");
-                let shown = Storage::connect(&address).unwrap_err().to_string();
-                assert!(shown.contains(message), "{query}: {shown}");
-            }
-            other => panic!("{query}: expected InvalidConfig, got {other:?}"),
-        }
+        invalid_config(
+            &format!("lmdb://{}?{query}", path.display()),
+            option,
+            &[message],
+        );
     }
     assert!(!path.exists(), "a refused address created the environment");
     let options = LmdbOptions::default().max_tables(0);
@@ -251,11 +205,10 @@ fn connect_refuses_unknown_options_and_bad_values() {
         Err(Error::InvalidConfig { option: Some(o), .. }) if o == "max_tables"
     ));
     // The known options are listed for an unknown one.
-    let err = Storage::connect(&format!("lmdb://{}?sync=no", path.display())).unwrap_err();
-    let shown = err.to_string();
-    assert!(
-        shown.contains("map_size") && shown.contains("max_tables") && shown.contains("durability"),
-        "{shown}"
+    invalid_config(
+        &format!("lmdb://{}?sync=no", path.display()),
+        None,
+        &["map_size", "max_tables", "durability"],
     );
 }
 
@@ -288,20 +241,9 @@ fn reopening_keeps_the_data() {
     let storage = Storage::new(LmdbEngine::open(&path).unwrap());
     let users = storage.rkyv_table::<u64, User>("users").unwrap();
     assert_eq!(users.len().unwrap(), 101);
-    let mut tables = storage.engine().read_tables();
+    let mut tables = list_tables(&**storage.engine());
     tables.sort();
     assert!(tables.contains(&"users".to_owned()) && tables.contains(&"empty_after".to_owned()));
-}
-
-/// A helper on engines: the listed tables, from a fresh snapshot.
-trait ReadTables {
-    fn read_tables(&self) -> Vec<String>;
-}
-
-impl ReadTables for Arc<dyn Engine> {
-    fn read_tables(&self) -> Vec<String> {
-        self.begin_read().unwrap().list_tables().unwrap()
-    }
 }
 
 /// Keys of up to 510 bytes are stored; 511 and 512 are `LimitExceeded` errors naming the
@@ -735,10 +677,10 @@ fn odd_table_names_work() {
         .unwrap();
     let mut sorted: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     sorted.sort();
-    assert_eq!(engine.begin_read().unwrap().list_tables().unwrap(), sorted);
+    assert_eq!(list_tables(&*engine), sorted);
     drop(engine);
     let engine = open(&path, LmdbOptions::default());
-    assert_eq!(engine.begin_read().unwrap().list_tables().unwrap(), sorted);
+    assert_eq!(list_tables(&*engine), sorted);
     for (i, name) in names.iter().enumerate() {
         assert_eq!(
             entries(&*engine, name),

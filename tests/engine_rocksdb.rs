@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::child::{announce_ready_and_hold, child_command, child_role, spawn_until_ready};
-use common::counting::allocations_during;
+use common::counting::{LOOKUPS, compare_lookups, typed_get, typed_get_in, users_table};
+use common::engine::{entries, invalid_config, list_tables, put};
 use common::{User, user};
 use zerotable::engines::{RocksDbEngine, RocksDbOptions};
 use zerotable::{
@@ -23,8 +24,6 @@ use zerotable::{
 /// Counts allocations made by the current thread (tests run on parallel threads).
 #[global_allocator]
 static GLOBAL: common::counting::CountingAllocator = common::counting::CountingAllocator;
-
-const LOOKUPS: u64 = 1_000;
 
 /// A database folder path in a fresh temporary directory (kept alive by the guard).
 fn temp_folder() -> (tempfile::TempDir, PathBuf) {
@@ -41,29 +40,6 @@ fn fast() -> RocksDbOptions {
 
 fn open(path: &Path) -> Arc<RocksDbEngine> {
     Arc::new(RocksDbEngine::open_with(path, fast()).expect("open rocksdb"))
-}
-
-/// Puts one entry through the raw engine, in its own transaction.
-fn put(engine: &dyn Engine, table: &str, key: &[u8], value: &[u8]) -> zerotable::Result<()> {
-    engine.write(WriteOptions::DEFAULT, &mut |txn| txn.put(table, key, value))
-}
-
-/// Every entry of `table`, from a fresh snapshot.
-fn entries(engine: &dyn Engine, table: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut all = Vec::new();
-    engine
-        .read(&mut |reader| {
-            reader.range(table, &KeyRange::ALL, &mut |key, value| {
-                all.push((key.to_vec(), value.to_vec()));
-                Ok(ControlFlow::Continue(()))
-            })
-        })
-        .expect("range");
-    all
-}
-
-fn tables(engine: &dyn Engine) -> Vec<String> {
-    engine.begin_read().unwrap().list_tables().unwrap()
 }
 
 /// An open error of `kind`, or a failure naming what came instead.
@@ -88,10 +64,18 @@ fn users_in_table_files() -> (
     let (dir, path) = temp_folder();
     let engine = open(&path);
     let storage = Storage::from_arc(engine.clone());
-    let users = storage.rkyv_table::<u64, User>("users").unwrap();
-    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    let users = users_table(&storage);
     assert!(storage.compact().unwrap());
     (dir, engine, users)
+}
+
+/// The column family of table `users`, as raw RocksDB code reads it.
+fn users_cf(engine: &RocksDbEngine) -> Arc<rocksdb::BoundColumnFamily<'_>> {
+    let name = engine.column_family("users").expect("users exists");
+    engine
+        .rocksdb()
+        .cf_handle(&name)
+        .expect("its column family")
 }
 
 /// An auto-commit typed get allocates no more than a raw RocksDB get of the same key with its
@@ -101,11 +85,9 @@ fn users_in_table_files() -> (
 fn a_typed_get_allocates_no_more_than_a_raw_rocksdb_get() {
     let (_dir, engine, users) = users_in_table_files();
     let db = engine.rocksdb();
-    let cf = db
-        .cf_handle(&engine.column_family("users").expect("users exists"))
-        .expect("its column family");
+    let cf = users_cf(&engine);
 
-    let raw_get = |i: u64| {
+    let mut raw_get = |i: u64| {
         let snapshot = db.snapshot();
         let mut options = rocksdb::ReadOptions::default();
         options.set_snapshot(&snapshot);
@@ -115,19 +97,13 @@ fn a_typed_get_allocates_no_more_than_a_raw_rocksdb_get() {
             .unwrap();
         std::hint::black_box(value.len());
     };
-    let typed_get = |i: u64| {
-        let revenue = users.get(&i, |u| u.revenue.to_native()).unwrap();
-        std::hint::black_box(revenue.unwrap());
-    };
-    (0..LOOKUPS).for_each(raw_get);
-    (0..LOOKUPS).for_each(typed_get);
-
-    let raw = allocations_during(|| (0..LOOKUPS).for_each(raw_get));
-    let typed = allocations_during(|| (0..LOOKUPS).for_each(typed_get));
-    println!(
-        "allocations per get: raw rocksdb (own snapshot) {}, typed auto-commit {}",
-        raw as f64 / LOOKUPS as f64,
-        typed as f64 / LOOKUPS as f64
+    let mut typed_get = typed_get(&users);
+    let [raw, typed] = compare_lookups(
+        "allocations per get",
+        [
+            ("raw rocksdb (own snapshot)", &mut raw_get),
+            ("typed auto-commit", &mut typed_get),
+        ],
     );
     assert!(
         typed <= raw,
@@ -141,13 +117,11 @@ fn a_typed_get_allocates_no_more_than_a_raw_rocksdb_get() {
 fn typed_gets_in_one_snapshot_allocate_no_more_than_raw_gets_in_one_snapshot() {
     let (_dir, engine, users) = users_in_table_files();
     let db = engine.rocksdb();
-    let cf = db
-        .cf_handle(&engine.column_family("users").expect("users exists"))
-        .expect("its column family");
+    let cf = users_cf(&engine);
     let raw_snapshot = db.snapshot();
     let mut options = rocksdb::ReadOptions::default();
     options.set_snapshot(&raw_snapshot);
-    let raw_get = |i: u64| {
+    let mut raw_get = |i: u64| {
         let value = db
             .get_pinned_cf_opt(&cf, i.to_be_bytes(), &options)
             .unwrap()
@@ -155,21 +129,10 @@ fn typed_gets_in_one_snapshot_allocate_no_more_than_raw_gets_in_one_snapshot() {
         std::hint::black_box(value.len());
     };
     let snapshot = Storage::from_arc(engine.clone()).snapshot().unwrap();
-    let typed_get = |i: u64| {
-        let revenue = users
-            .get_in(&snapshot, &i, |u| u.revenue.to_native())
-            .unwrap();
-        std::hint::black_box(revenue.unwrap());
-    };
-    (0..LOOKUPS).for_each(raw_get);
-    (0..LOOKUPS).for_each(typed_get);
-
-    let raw = allocations_during(|| (0..LOOKUPS).for_each(raw_get));
-    let typed = allocations_during(|| (0..LOOKUPS).for_each(typed_get));
-    println!(
-        "allocations per get in one snapshot: raw rocksdb {}, typed {}",
-        raw as f64 / LOOKUPS as f64,
-        typed as f64 / LOOKUPS as f64
+    let mut typed_get = typed_get_in(&users, &snapshot);
+    let [raw, typed] = compare_lookups(
+        "allocations per get in one snapshot",
+        [("raw rocksdb", &mut raw_get), ("typed", &mut typed_get)],
     );
     assert!(
         typed <= raw,
@@ -212,19 +175,11 @@ fn connect_takes_its_options_and_refuses_unknown_ones() {
         ),
     ];
     for (query, option, says) in refused {
-        let address = format!("rocksdb://{}?{query}", missing.display());
-        match Storage::connect(&address) {
-            Err(Error::InvalidConfig {
-                option: named,
-                problem,
-                ..
-            }) => {
-                assert_eq!(named.as_deref(), option, "{query}: {problem}");
-                assert!(problem.contains(says), "{query}: {problem}");
-            }
-            Err(other) => panic!("{query}: expected InvalidConfig, got {other:?}"),
-            Ok(_) => panic!("{query}: opened"),
-        }
+        invalid_config(
+            &format!("rocksdb://{}?{query}", missing.display()),
+            option,
+            &[says],
+        );
         assert!(
             !missing.exists(),
             "{query}: a refused address created the folder"
@@ -271,7 +226,7 @@ fn reopening_keeps_committed_data_and_tables() {
     assert_eq!(users.get(&7, |_| ()).unwrap(), None);
     let notes = storage.raw_table::<String>("notes").unwrap();
     assert_eq!(notes.get("b", |v| v.to_vec()).unwrap(), Some(b"2".to_vec()));
-    let listed = tables(&**storage.engine());
+    let listed = list_tables(&**storage.engine());
     assert!(listed.contains(&"users".to_owned()) && listed.contains(&"notes".to_owned()));
     assert!(!listed.contains(&"gone".to_owned()), "{listed:?}");
 }
@@ -314,7 +269,7 @@ impl Drop for ZeroPages {
 fn oversized_keys_and_values_are_limit_exceeded() {
     let (_dir, path) = temp_folder();
     let engine = open(&path);
-    put(&*engine, "t", b"keep", b"1").unwrap();
+    put(&*engine, "t", b"keep", b"1");
     let big = ZeroPages::new(RocksDbEngine::MAX_VALUE_LEN + 1);
     let key = &big.bytes()[..RocksDbEngine::MAX_KEY_LEN + 1];
     let value = big.bytes();
@@ -337,7 +292,7 @@ fn oversized_keys_and_values_are_limit_exceeded() {
         entries(&*engine, "t"),
         vec![(b"keep".to_vec(), b"1".to_vec())]
     );
-    put(&*engine, "t", b"after", b"2").unwrap();
+    put(&*engine, "t", b"after", b"2");
     assert_eq!(entries(&*engine, "t").len(), 2);
 }
 
@@ -350,7 +305,7 @@ fn damaged_folders_fail_to_open_with_corrupted() {
     let fresh = || {
         let _ = std::fs::remove_dir_all(&path);
         let engine = open(&path);
-        put(&*engine, "t", b"k", b"v").unwrap();
+        put(&*engine, "t", b"k", b"v");
     };
     let attempt = || {
         std::panic::catch_unwind(|| RocksDbEngine::open_with(&path, fast()))
@@ -470,7 +425,7 @@ fn a_damaged_table_file_fails_reads_and_the_integrity_check() {
 fn a_second_open_in_this_process_is_already_open() {
     let (_dir, path) = temp_folder();
     let engine = open(&path);
-    put(&*engine, "t", b"k", b"v").unwrap();
+    put(&*engine, "t", b"k", b"v");
     let error = open_error(RocksDbEngine::open(&path), EngineErrorKind::AlreadyOpen);
     assert_eq!(
         error.holder(),
@@ -577,11 +532,11 @@ fn odd_table_names_are_separate_tables() {
         .unwrap();
     let mut expected: Vec<String> = names.iter().map(|name| name.to_string()).collect();
     expected.sort();
-    assert_eq!(tables(&*engine), expected);
+    assert_eq!(list_tables(&*engine), expected);
     drop(engine);
 
     let engine = open(&path);
-    assert_eq!(tables(&*engine), expected);
+    assert_eq!(list_tables(&*engine), expected);
     for (i, name) in names.iter().enumerate() {
         let rows = entries(&*engine, name);
         assert_eq!(rows.len(), 2, "{name:?}");
@@ -599,7 +554,7 @@ fn odd_table_names_are_separate_tables() {
         })
         .unwrap();
     expected.retain(|name| name != "default" && name != "zt.0");
-    assert_eq!(tables(&*engine), expected);
+    assert_eq!(list_tables(&*engine), expected);
     assert_eq!(entries(&*engine, "zt.1").len(), 2);
     assert!(entries(&*engine, "default").is_empty());
 }
@@ -619,12 +574,12 @@ fn dropped_tables_give_back_their_column_families() {
             .unwrap()
     };
 
-    put(&*engine, "a", b"k", b"v").unwrap();
+    put(&*engine, "a", b"k", b"v");
     let cf = engine.column_family("a").unwrap();
     drop_table(&engine, "a");
     assert!(!exists(&engine, &cf), "dropped with no snapshot open");
 
-    put(&*engine, "b", b"k", b"v").unwrap();
+    put(&*engine, "b", b"k", b"v");
     let cf = engine.column_family("b").unwrap();
     let snapshot = engine.begin_read().unwrap();
     drop_table(&engine, "b");
@@ -638,14 +593,14 @@ fn dropped_tables_give_back_their_column_families() {
     assert!(!exists(&engine, &cf), "compact dropped it");
 
     // Created again: a new column family, empty.
-    put(&*engine, "b", b"new", b"1").unwrap();
+    put(&*engine, "b", b"new", b"1");
     assert_ne!(engine.column_family("b").unwrap(), cf);
     assert_eq!(
         entries(&*engine, "b"),
         vec![(b"new".to_vec(), b"1".to_vec())]
     );
 
-    put(&*engine, "c", b"k", b"v").unwrap();
+    put(&*engine, "c", b"k", b"v");
     let cf = engine.column_family("c").unwrap();
     let snapshot = engine.begin_read().unwrap();
     drop_table(&engine, "c");
@@ -658,7 +613,7 @@ fn dropped_tables_give_back_their_column_families() {
     );
     let engine = open(&path);
     assert!(!exists(&engine, &cf), "the next open dropped it");
-    assert_eq!(tables(&*engine), ["b"]);
+    assert_eq!(list_tables(&*engine), ["b"]);
 }
 
 /// A RocksDB folder made by other software is refused, not reinterpreted; an empty one is
@@ -682,7 +637,7 @@ fn a_foreign_rocksdb_folder_is_refused() {
     let (_dir, empty) = temp_folder();
     drop(rocksdb::DB::open_default(&empty).unwrap());
     let engine = open(&empty);
-    put(&*engine, "t", b"k", b"v").unwrap();
+    put(&*engine, "t", b"k", b"v");
 }
 
 /// Small memtables flush to table files while writing: reads merge memtables and table files
@@ -739,7 +694,7 @@ fn child_process_helper() {
     match role.as_str() {
         "hold" => {
             let engine = open(&path);
-            put(&*engine, "rows", b"k", b"written by the child").unwrap();
+            put(&*engine, "rows", b"k", b"written by the child");
             announce_ready_and_hold();
         }
         "write-unsynced-then-abort" => {

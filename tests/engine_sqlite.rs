@@ -16,7 +16,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::child::{announce_ready_and_hold, child_role, spawn_until_ready};
-use common::counting::allocations_during;
+use common::counting::{LOOKUPS, compare_lookups, typed_get, typed_get_in, users_table};
+use common::engine::{collect, get, invalid_config, list_tables, put, scan};
 use common::{User, user};
 use zerotable::engines::{SqliteEngine, SqliteOptions};
 use zerotable::{
@@ -28,54 +29,11 @@ use zerotable::{
 #[global_allocator]
 static GLOBAL: common::counting::CountingAllocator = common::counting::CountingAllocator;
 
-const LOOKUPS: u64 = 1_000;
-
 /// SQLite's limit on one row (`SQLITE_MAX_LENGTH` of the bundled build).
 const MAX_LENGTH: usize = 1_000_000_000;
 
 fn open(path: &Path) -> Arc<SqliteEngine> {
     Arc::new(SqliteEngine::open(path).expect("open the SQLite database"))
-}
-
-/// Every entry of `table` in `range`, copied, from a fresh snapshot.
-fn scan(engine: &dyn Engine, table: &str, range: KeyRange<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let snapshot = engine.begin_read().unwrap();
-    collect(&*snapshot, table, range).unwrap()
-}
-
-fn collect(
-    reader: &dyn ReadOps,
-    table: &str,
-    range: KeyRange<'_>,
-) -> zerotable::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let mut out = Vec::new();
-    reader.range(table, &range, &mut |key, value| {
-        out.push((key.to_vec(), value.to_vec()));
-        Ok(ControlFlow::Continue(()))
-    })?;
-    Ok(out)
-}
-
-fn get(engine: &dyn Engine, table: &str, key: &[u8]) -> Option<Vec<u8>> {
-    let snapshot = engine.begin_read().unwrap();
-    let mut value = None;
-    snapshot
-        .get(table, key, &mut |bytes| {
-            value = Some(bytes.to_vec());
-            Ok(())
-        })
-        .unwrap();
-    value
-}
-
-fn put(engine: &dyn Engine, table: &str, key: &[u8], value: &[u8]) {
-    engine
-        .write(WriteOptions::DEFAULT, &mut |txn| txn.put(table, key, value))
-        .unwrap();
-}
-
-fn list_tables(engine: &dyn Engine) -> Vec<String> {
-    engine.begin_read().unwrap().list_tables().unwrap()
 }
 
 /// The names of the tables in the SQLite file, as SQLite lists them.
@@ -94,9 +52,7 @@ fn sqlite_tables(path: &Path) -> Vec<String> {
 fn users_in(dir: &Path) -> (PathBuf, Arc<SqliteEngine>, zerotable::RkyvTable<u64, User>) {
     let path = dir.join("app.sqlite");
     let engine = open(&path);
-    let storage = Storage::from_arc(engine.clone());
-    let users = storage.rkyv_table::<u64, User>("users").unwrap();
-    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    let users = users_table(&Storage::from_arc(engine.clone()));
     (path, engine, users)
 }
 
@@ -112,26 +68,19 @@ fn typed_get_allocates_no_more_than_a_raw_rusqlite_get() {
     let (path, _engine, users) = users_in(dir.path());
     let raw = rusqlite::Connection::open(&path).unwrap();
 
-    let raw_get = |i: u64| {
+    let mut raw_get = |i: u64| {
         let mut statement = raw.prepare_cached(RAW_GET).unwrap();
         let mut rows = statement.query([&i.to_be_bytes()[..]]).unwrap();
         let row = rows.next().unwrap().unwrap();
         std::hint::black_box(row.get_ref(0).unwrap().as_blob().unwrap().len());
     };
-    let typed_get = |i: u64| {
-        let revenue = users.get(&i, |u| u.revenue.to_native()).unwrap();
-        std::hint::black_box(revenue.unwrap());
-    };
-    (0..LOOKUPS).for_each(raw_get);
-    (0..LOOKUPS).for_each(typed_get);
-
-    let raw = allocations_during(|| (0..LOOKUPS).for_each(raw_get));
-    let typed = allocations_during(|| (0..LOOKUPS).for_each(typed_get));
-    println!(
-        "allocations per auto-commit get on SQLite: raw rusqlite (prepare_cached + query) {}, \
-         typed {}",
-        raw as f64 / LOOKUPS as f64,
-        typed as f64 / LOOKUPS as f64
+    let mut typed_get = typed_get(&users);
+    let [raw, typed] = compare_lookups(
+        "allocations per auto-commit get on SQLite",
+        [
+            ("raw rusqlite (prepare_cached + query)", &mut raw_get),
+            ("typed", &mut typed_get),
+        ],
     );
     assert!(
         typed <= raw,
@@ -154,22 +103,13 @@ fn typed_gets_inside_one_snapshot_allocate_no_more_than_raw_gets_in_one_transact
         std::hint::black_box(row.get_ref(0).unwrap().as_blob().unwrap().len());
     };
     let snapshot = Storage::from_arc(engine.clone()).snapshot().unwrap();
-    let typed_get = |i: u64| {
-        let revenue = users
-            .get_in(&snapshot, &i, |u| u.revenue.to_native())
-            .unwrap();
-        std::hint::black_box(revenue.unwrap());
-    };
-    (0..LOOKUPS).for_each(&mut raw_get);
-    (0..LOOKUPS).for_each(typed_get);
-
-    let raw_count = allocations_during(|| (0..LOOKUPS).for_each(&mut raw_get));
-    let typed = allocations_during(|| (0..LOOKUPS).for_each(typed_get));
-    println!(
-        "allocations per get in one read transaction on SQLite: raw rusqlite (statement \
-         prepared once) {}, typed in one snapshot {}",
-        raw_count as f64 / LOOKUPS as f64,
-        typed as f64 / LOOKUPS as f64
+    let mut typed_get = typed_get_in(&users, &snapshot);
+    let [raw_count, typed] = compare_lookups(
+        "allocations per get in one read transaction on SQLite",
+        [
+            ("raw rusqlite (statement prepared once)", &mut raw_get),
+            ("typed in one snapshot", &mut typed_get),
+        ],
     );
     assert!(
         typed <= raw_count,
@@ -214,16 +154,18 @@ fn bad_sqlite_options_are_invalid_config_naming_the_option() {
     let path = dir.path().join("app.sqlite");
     let at = |query: &str| format!("sqlite://{}?{query}", path.display());
 
-    let err = Storage::connect(&at("cache_sise=8MiB")).unwrap_err();
-    match &err {
-        Error::InvalidConfig { problem, .. } => {
-            assert!(problem.contains("unknown option `cache_sise`"), "{err}");
-            for known in ["durability", "cache_size", "busy_timeout_ms", "readers"] {
-                assert!(problem.contains(known), "{known} missing from: {err}");
-            }
-        }
-        other => panic!("expected InvalidConfig, got {other:?}"),
-    }
+    // An unknown option names none, and its problem lists the known ones.
+    invalid_config(
+        &at("cache_sise=8MiB"),
+        None,
+        &[
+            "unknown option `cache_sise`",
+            "durability",
+            "cache_size",
+            "busy_timeout_ms",
+            "readers",
+        ],
+    );
     for (query, option) in [
         ("durability=sometimes", "durability"),
         ("cache_size=8XB", "cache_size"),
@@ -231,13 +173,7 @@ fn bad_sqlite_options_are_invalid_config_naming_the_option() {
         ("busy_timeout_ms=99999999999", "busy_timeout_ms"),
         ("readers=many", "readers"),
     ] {
-        match Storage::connect(&at(query)).unwrap_err() {
-            Error::InvalidConfig {
-                option: Some(named),
-                ..
-            } => assert_eq!(named, option, "{query}"),
-            other => panic!("{query}: expected InvalidConfig naming {option}, got {other:?}"),
-        }
+        invalid_config(&at(query), Some(option), &[]);
     }
     let err = Storage::connect("sqlite://").unwrap_err();
     assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");

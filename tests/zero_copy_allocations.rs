@@ -6,7 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::counting::allocations_during;
+use common::counting::{
+    LOOKUPS, allocations_during, compare_lookups, typed_get, typed_get_in, users_table,
+};
 use common::{User, temp_redb, user};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use zerotable::{Durability, RedbEngine, RedbOptions, Storage};
@@ -14,8 +16,6 @@ use zerotable::{Durability, RedbEngine, RedbOptions, Storage};
 /// Counts allocations made by the current thread (tests run on parallel threads).
 #[global_allocator]
 static GLOBAL: common::counting::CountingAllocator = common::counting::CountingAllocator;
-
-const LOOKUPS: u64 = 1_000;
 
 /// A redb file holding `LOOKUPS` users in table `users`, its engine, and the typed table.
 fn redb_users() -> (
@@ -25,9 +25,7 @@ fn redb_users() -> (
 ) {
     let (dir, path) = temp_redb();
     let db = Arc::new(RedbEngine::open(&path).unwrap());
-    let storage = Storage::from_arc(db.clone());
-    let users = storage.rkyv_table::<u64, User>("users").unwrap();
-    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    let users = users_table(&Storage::from_arc(db.clone()));
     (dir, db, users)
 }
 
@@ -36,8 +34,7 @@ fn redb_users() -> (
 #[test]
 fn typed_get_on_the_memory_engine_allocates_nothing() {
     let storage = Storage::in_memory();
-    let users = storage.rkyv_table::<u64, User>("users").unwrap();
-    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    let users = users_table(&storage);
     let names = storage.raw_table::<(u64, i32)>("pairs").unwrap();
     names.put(&(1, -1), b"x").unwrap();
 
@@ -66,26 +63,16 @@ fn typed_get_on_redb_allocates_no_more_than_a_raw_redb_get() {
     let (_dir, db, users) = redb_users();
     let raw_definition: TableDefinition<&[u8], &[u8]> = TableDefinition::new("users");
 
-    let raw_get = |i: u64| {
+    let mut raw_get = |i: u64| {
         let txn = db.redb().begin_read().unwrap();
         let table = txn.open_table(raw_definition).unwrap();
         let guard = table.get(&i.to_be_bytes()[..]).unwrap().unwrap();
         std::hint::black_box(guard.value().len());
     };
-    let typed_get = |i: u64| {
-        let revenue = users.get(&i, |u| u.revenue.to_native()).unwrap();
-        std::hint::black_box(revenue.unwrap());
-    };
-    // Warm both paths (page cache, lazily initialised state) before counting.
-    (0..LOOKUPS).for_each(raw_get);
-    (0..LOOKUPS).for_each(typed_get);
-
-    let raw = allocations_during(|| (0..LOOKUPS).for_each(raw_get));
-    let typed = allocations_during(|| (0..LOOKUPS).for_each(typed_get));
-    println!(
-        "allocations per get: raw redb {}, typed {}",
-        raw as f64 / LOOKUPS as f64,
-        typed as f64 / LOOKUPS as f64
+    let mut typed_get = typed_get(&users);
+    let [raw, typed] = compare_lookups(
+        "allocations per get",
+        [("raw redb", &mut raw_get), ("typed", &mut typed_get)],
     );
     assert!(
         typed <= raw,
@@ -98,8 +85,7 @@ fn typed_get_on_redb_allocates_no_more_than_a_raw_redb_get() {
 #[test]
 fn typed_gets_inside_one_snapshot_on_the_memory_engine_allocate_nothing() {
     let storage = Storage::in_memory();
-    let users = storage.rkyv_table::<u64, User>("users").unwrap();
-    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    let users = users_table(&storage);
     let names = storage.raw_table::<(u64, i32)>("pairs").unwrap();
     names.put(&(1, -1), b"x").unwrap();
     let snapshot = storage.snapshot().unwrap();
@@ -135,30 +121,23 @@ fn typed_gets_inside_one_snapshot_on_redb_allocate_no_more_than_raw_gets_on_an_o
 
     let raw_txn = db.redb().begin_read().unwrap();
     let raw_table = raw_txn.open_table(raw_definition).unwrap();
-    let raw_get = |i: u64| {
+    let mut raw_get = |i: u64| {
         let guard = raw_table.get(&i.to_be_bytes()[..]).unwrap().unwrap();
         std::hint::black_box(guard.value().len());
     };
     let snapshot = Storage::from_arc(db.clone()).snapshot().unwrap();
-    let typed_get = |i: u64| {
-        let revenue = users
-            .get_in(&snapshot, &i, |u| u.revenue.to_native())
-            .unwrap();
-        std::hint::black_box(revenue.unwrap());
-    };
+    let mut typed_get = typed_get_in(&users, &snapshot);
     // The snapshot's first get opens (and keeps) its table handle: counted apart, not per get.
     let first = allocations_during(|| typed_get(0));
-    // Warm both paths (page cache, lazily initialised state) before counting.
-    (0..LOOKUPS).for_each(raw_get);
-    (0..LOOKUPS).for_each(typed_get);
-
-    let raw = allocations_during(|| (0..LOOKUPS).for_each(raw_get));
-    let typed = allocations_during(|| (0..LOOKUPS).for_each(typed_get));
-    println!(
-        "allocations per get in one read transaction: raw redb on an open table {}, typed in \
-         one snapshot {} (its first get, which opens the table: {first})",
-        raw as f64 / LOOKUPS as f64,
-        typed as f64 / LOOKUPS as f64
+    let [raw, typed] = compare_lookups(
+        &format!(
+            "allocations per get in one read transaction (the typed snapshot's first get, which \
+             opens the table: {first})"
+        ),
+        [
+            ("raw redb on an open table", &mut raw_get),
+            ("typed in one snapshot", &mut typed_get),
+        ],
     );
     assert!(
         typed <= raw,

@@ -6,9 +6,16 @@
 //! #[global_allocator]
 //! static GLOBAL: common::counting::CountingAllocator = common::counting::CountingAllocator;
 //! ```
+//!
+//! With it, [`compare_lookups`] counts what gets of different kinds allocate: the typed ones
+//! ([`typed_get`], [`typed_get_in`]) on the users of [`users_table`] against an engine's own.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+
+use zerotable::{RkyvTable, Snapshot, Storage};
+
+use super::{User, user};
 
 /// Forwards to the system allocator, counting what the current thread does.
 pub struct CountingAllocator;
@@ -90,4 +97,60 @@ pub fn allocations_during(work: impl FnOnce()) -> u64 {
     let before = allocations();
     work();
     allocations() - before
+}
+
+/// How many keys an allocation comparison ([`compare_lookups`]) looks up, each once per run.
+pub const LOOKUPS: u64 = 1_000;
+
+/// Compares what lookups cost in allocations. Every contender (a name, and one lookup of key
+/// `i`) first runs over `0..LOOKUPS` to warm up (page cache, lazily initialised state); then
+/// the allocations of a second run of each are counted, printed per lookup on one line
+/// (`{label}: {name} {per lookup}, …`), and returned in the contenders' order.
+pub fn compare_lookups<const N: usize>(
+    label: &str,
+    mut contenders: [(&str, &mut dyn FnMut(u64)); N],
+) -> [u64; N] {
+    for (_, lookup) in &mut contenders {
+        (0..LOOKUPS).for_each(&mut **lookup);
+    }
+    let counts: [u64; N] = std::array::from_fn(|k| {
+        let lookup = &mut *contenders[k].1;
+        allocations_during(|| (0..LOOKUPS).for_each(lookup))
+    });
+    let figures: Vec<String> = contenders
+        .iter()
+        .zip(counts)
+        .map(|((name, _), count)| format!("{name} {}", count as f64 / LOOKUPS as f64))
+        .collect();
+    println!("{label}: {}", figures.join(", "));
+    counts
+}
+
+/// Users `0..LOOKUPS` (`user(i)` under key `i`) in typed table `users` of `storage`.
+pub fn users_table(storage: &Storage) -> RkyvTable<u64, User> {
+    let users = storage.rkyv_table::<u64, User>("users").unwrap();
+    users.put_batch((0..LOOKUPS).map(|i| (i, user(i)))).unwrap();
+    users
+}
+
+/// The typed contender: an auto-commit get of user `i` (which must be there), reading one field.
+pub fn typed_get(users: &RkyvTable<u64, User>) -> impl FnMut(u64) + '_ {
+    move |i| {
+        let revenue = users.get(&i, |u| u.revenue.to_native()).unwrap();
+        std::hint::black_box(revenue.unwrap());
+    }
+}
+
+/// The typed contender inside one snapshot: a get of user `i` (which must be there) in
+/// `snapshot`, reading one field.
+pub fn typed_get_in<'a>(
+    users: &'a RkyvTable<u64, User>,
+    snapshot: &'a Snapshot,
+) -> impl FnMut(u64) + 'a {
+    move |i| {
+        let revenue = users
+            .get_in(snapshot, &i, |u| u.revenue.to_native())
+            .unwrap();
+        std::hint::black_box(revenue.unwrap());
+    }
 }

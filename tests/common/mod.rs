@@ -1,10 +1,12 @@
 //! Shared fixtures for the integration tests: a realistic record, builders for FlatBuffers
-//! values, a way to run one test body on every engine, child processes ([`child`]) and a
-//! counting allocator ([`counting`]).
+//! values, a way to run one test body on every engine, child processes ([`child`]), a
+//! counting allocator and allocation comparisons ([`counting`]), and raw-engine helpers for the
+//! per-engine tests ([`engine`]).
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod child;
 pub mod counting;
+pub mod engine;
 
 use std::path::PathBuf;
 
