@@ -147,18 +147,15 @@ impl ReadOps for SnapshotParts<'_> {
             let Some(handle) = self.handle(table, Operation::Get)? else {
                 return Ok(false);
             };
-            let value = self
-                .shared
-                .db
-                .get_pinned_cf_opt(&handle, key, &self.options)
-                .map_err(rocks_error(Some(table), Operation::Get))?;
-            match value {
-                Some(value) => {
-                    caller.run(|| found(&value))?;
-                    Ok(true)
-                }
-                None => Ok(false),
-            }
+            get_pinned(
+                self.shared,
+                &handle,
+                &self.options,
+                table,
+                key,
+                caller,
+                found,
+            )
         })
     }
 
@@ -261,6 +258,30 @@ impl ReadOps for BoxedRead {
 
 /// Read options whose iterator bounds are `range`'s (RocksDB then stops at the bounds instead
 /// of stepping over deleted entries beyond them). The walk checks the bounds itself too.
+/// Looks `key` up in column family `handle` (table `table`) and hands `found` the pinned value
+/// — RocksDB's own buffer, no copy; the one point read of snapshots and write transactions.
+pub(super) fn get_pinned(
+    shared: &Shared,
+    handle: &Arc<BoundColumnFamily<'_>>,
+    options: &ReadOptions,
+    table: &str,
+    key: &[u8],
+    caller: &CallerCode,
+    found: &mut Found<'_>,
+) -> Result<bool> {
+    let value = shared
+        .db
+        .get_pinned_cf_opt(handle, key, options)
+        .map_err(rocks_error(Some(table), Operation::Get))?;
+    match value {
+        Some(value) => {
+            caller.run(|| found(&value))?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
 pub(super) fn range_options(range: &KeyRange<'_>) -> ReadOptions {
     let mut options = ReadOptions::default();
     // Lower bounds are inclusive, upper bounds exclusive: the key right after `k` is `k ++ 0`.

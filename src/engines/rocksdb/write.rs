@@ -14,7 +14,7 @@ use std::sync::Arc;
 use rocksdb::{ReadOptions, WriteBatch};
 
 use super::catalog::{Catalog, TableEntry, cf_name};
-use super::read::{Place, Staged, range_options, walk};
+use super::read::{Place, Staged, get_pinned, range_options, walk};
 use super::{RocksDbEngine, Shared, rocks_error};
 use crate::engine::{
     CallerCode, Durability, Found, KeyRange, ReadOps, TableStats, Visit, WriteOptions, WriteTxn,
@@ -313,18 +313,15 @@ impl ReadOps for RocksWrite {
                 return Ok(false);
             }
             let handle = self.shared.handle(Some(table), &entry.cf, Operation::Get)?;
-            let value = self
-                .shared
-                .db
-                .get_pinned_cf_opt(&handle, key, &self.options)
-                .map_err(rocks_error(Some(table), Operation::Get))?;
-            match value {
-                Some(value) => {
-                    caller.run(|| found(&value))?;
-                    Ok(true)
-                }
-                None => Ok(false),
-            }
+            get_pinned(
+                &self.shared,
+                &handle,
+                &self.options,
+                table,
+                key,
+                caller,
+                found,
+            )
         })
     }
 
