@@ -45,7 +45,6 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use self::support::Record;
@@ -113,6 +112,18 @@ impl Instance {
             reopen: Some(Box::new(reopen)),
             _keep_alive: Box::new(keep_alive),
         }
+    }
+
+    /// A persistent engine at `entry` in a fresh temporary directory: `open` makes it from
+    /// that path, now and on every reopen; the directory lives as long as the instance.
+    pub fn in_temp_dir(
+        entry: &str,
+        open: impl Fn(&std::path::Path) -> Arc<dyn Engine> + 'static,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(entry);
+        let reopen = move || open(&path);
+        Instance::persistent(reopen(), reopen, dir)
     }
 
     /// The engine under test.
@@ -601,12 +612,9 @@ impl Harness for RedbHarness {
 
 impl RedbHarness {
     fn open_fresh(&self, durability: crate::engine::Durability) -> Instance {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path: PathBuf = dir.path().join("conformance.redb");
         let options = RedbOptions::default().durability(durability);
-        let open = move || -> Arc<dyn Engine> {
-            Arc::new(RedbEngine::open_with(&path, options.clone()).expect("open redb"))
-        };
-        Instance::persistent(open(), open, dir)
+        Instance::in_temp_dir("conformance.redb", move |path| {
+            Arc::new(RedbEngine::open_with(path, options.clone()).expect("open redb"))
+        })
     }
 }

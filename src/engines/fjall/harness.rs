@@ -2,11 +2,10 @@
 
 #![cfg(feature = "testing")]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{FjallEngine, FjallOptions};
-use crate::engine::{Capabilities, Durability, Engine};
+use crate::engine::{Capabilities, Durability};
 use crate::testing::{Harness, Instance};
 
 /// The fjall engine under test, in a folder of a fresh temporary directory.
@@ -31,16 +30,13 @@ impl FjallHarness {
     };
 
     fn open_fresh(&self, durability: Durability) -> Instance {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path: PathBuf = dir.path().join("conformance.fjall");
         // One background thread: the suite opens hundreds of databases on a few cores.
         let options = FjallOptions::default()
             .durability(durability)
             .worker_threads(1);
-        let open = move || -> Arc<dyn Engine> {
-            Arc::new(FjallEngine::open(&path, options.clone()).expect("open fjall"))
-        };
-        Instance::persistent(open(), open, dir)
+        Instance::in_temp_dir("conformance.fjall", move |path| {
+            Arc::new(FjallEngine::open(path, options.clone()).expect("open fjall"))
+        })
     }
 }
 

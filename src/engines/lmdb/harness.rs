@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{LmdbEngine, LmdbOptions};
-use crate::engine::{Capabilities, Durability, Engine};
+use crate::engine::{Capabilities, Durability};
 use crate::testing::{Harness, Instance};
 
 /// The LMDB engine under test, in a fresh temporary directory, with default options (a 1 GiB
@@ -22,13 +22,10 @@ impl LmdbHarness {
     };
 
     fn open_fresh(&self, durability: Durability) -> Instance {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("env");
         let options = LmdbOptions::default().durability(durability);
-        let open = move || -> Arc<dyn Engine> {
-            Arc::new(LmdbEngine::open_with(&path, options.clone()).expect("open lmdb"))
-        };
-        Instance::persistent(open(), open, dir)
+        Instance::in_temp_dir("env", move |path| {
+            Arc::new(LmdbEngine::open_with(path, options.clone()).expect("open lmdb"))
+        })
     }
 }
 

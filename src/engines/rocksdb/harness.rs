@@ -1,10 +1,9 @@
 //! The conformance harness of the RocksDB engine (feature `testing`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{RocksDbEngine, RocksDbOptions};
-use crate::engine::{Capabilities, Durability, Engine};
+use crate::engine::{Capabilities, Durability};
 use crate::testing::{Harness, Instance};
 
 /// The RocksDB engine under test, on a folder in a fresh temporary directory.
@@ -28,16 +27,13 @@ impl RocksDbHarness {
     };
 
     fn open_fresh(&self, durability: Durability) -> Instance {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path: PathBuf = dir.path().join("conformance");
         // Small: the suite keeps many databases open at once.
         let options = RocksDbOptions::default()
             .durability(durability)
             .cache_size(4 << 20);
-        let open = move || -> Arc<dyn Engine> {
-            Arc::new(RocksDbEngine::open_with(&path, options.clone()).expect("open rocksdb"))
-        };
-        Instance::persistent(open(), open, dir)
+        Instance::in_temp_dir("conformance", move |path| {
+            Arc::new(RocksDbEngine::open_with(path, options.clone()).expect("open rocksdb"))
+        })
     }
 }
 

@@ -1,10 +1,9 @@
 //! The SQLite engine under test (feature `testing`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{SqliteEngine, SqliteOptions};
-use crate::engine::{Capabilities, Durability, Engine};
+use crate::engine::{Capabilities, Durability};
 use crate::testing::{Harness, Instance};
 
 /// The SQLite engine under test, on a database file in a fresh temporary directory.
@@ -29,13 +28,10 @@ impl SqliteHarness {
     };
 
     fn open_fresh(&self, durability: Durability) -> Instance {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path: PathBuf = dir.path().join("conformance.sqlite");
         let options = SqliteOptions::default().durability(durability);
-        let open = move || -> Arc<dyn Engine> {
-            Arc::new(SqliteEngine::open_with(&path, options.clone()).expect("open sqlite"))
-        };
-        Instance::persistent(open(), open, dir)
+        Instance::in_temp_dir("conformance.sqlite", move |path| {
+            Arc::new(SqliteEngine::open_with(path, options.clone()).expect("open sqlite"))
+        })
     }
 }
 
