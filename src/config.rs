@@ -49,6 +49,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::engines::{EngineAddress, EngineOptions};
 use crate::error::{Error, Result};
+use crate::layers::LayerSpec;
 use crate::storage::Storage;
 
 /// A whole configuration: the engine to open.
@@ -69,6 +70,52 @@ use crate::storage::Storage;
 pub struct StorageConfig {
     /// The engine, where its files are, and its options.
     pub engine: EngineConfig,
+    /// Layers over the engine, outermost first ([`crate::layers`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerConfig>,
+}
+
+/// One entry of a configuration's `layers` list: the layer's `kind` and its options, named as
+/// in an address (see [`crate::layers`]).
+///
+/// ```
+/// use zerotable::config::StorageConfig;
+///
+/// let config = StorageConfig::from_toml("app.toml", r#"
+///     engine = { kind = "memory" }
+///     layers = [{ kind = "metrics" }, { kind = "cache", cache_size = "16MiB" }]
+/// "#)?;
+/// let storage = zerotable::Storage::from_config(&config)?;
+/// assert!(storage.layer::<zerotable::layers::CachedEngine>().is_some());
+/// # Ok::<(), zerotable::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerConfig {
+    /// The layer: `metrics`, `cache`, `compression` or `encryption`.
+    pub kind: String,
+    /// Its options (`cache_size`, `compression`, `encryption_key_file`, …).
+    #[serde(flatten)]
+    pub options: BTreeMap<String, OptionSetting>,
+}
+
+impl LayerConfig {
+    /// The typed layer, checked; a relative key file is taken from `base`.
+    fn spec(&self, origin: &str, at: usize, base: Option<&Path>) -> Result<LayerSpec> {
+        let mut options = EngineOptions::in_field(origin, format!("layers[{at}]."));
+        for (name, value) in &self.options {
+            let mut text = value.as_text();
+            if name.ends_with("_key_file")
+                && let Some(base) = base
+                && Path::new(&text).is_relative()
+            {
+                text = base.join(&text).to_string_lossy().into_owned();
+            }
+            options.insert(name.as_str(), text)?;
+        }
+        let spec = LayerSpec::from_options(&self.kind, &mut options)?;
+        options.finish()?;
+        Ok(spec)
+    }
 }
 
 /// The `engine` table of a configuration.
@@ -228,6 +275,7 @@ impl StorageConfig {
     ///
     /// let config = StorageConfig {
     ///     engine: EngineConfig::from_address("fjall://data/app?durability=none")?,
+    ///     layers: Vec::new(),
     /// };
     /// let text = config.to_toml();
     /// assert!(text.contains("kind = \"fjall\""), "{text}");
@@ -242,7 +290,18 @@ impl StorageConfig {
     /// Opens the storage this configuration describes; `origin` names it in errors and `base`
     /// is the folder relative paths start from (none: the current directory).
     pub(crate) fn open(&self, origin: &str, base: Option<&Path>) -> Result<Storage> {
-        crate::engines::open_address(self.engine.to_address(origin, base)?)
+        let address = self.engine.to_address(origin, base)?;
+        let stack = (self.layers.iter().enumerate())
+            .map(|(at, layer)| layer.spec(origin, at, base))
+            .collect::<Result<Vec<_>>>()?;
+        let storage = crate::engines::open_address(address)?;
+        if stack.is_empty() {
+            return Ok(storage);
+        }
+        Ok(Storage::from_arc(crate::layers::wrap(
+            &stack,
+            std::sync::Arc::clone(storage.engine()),
+        )))
     }
 }
 
@@ -334,6 +393,7 @@ impl Storage {
     ///             .into_iter()
     ///             .collect(),
     ///     },
+    ///     layers: Vec::new(),
     /// };
     /// let storage = zerotable::Storage::from_config(&config)?;
     /// assert_eq!(storage.engine().name(), "redb");

@@ -662,6 +662,24 @@ pub enum Error {
         problem: String,
     },
 
+    /// A layer ([`crate::layers`]) could not turn a stored value back into the value: it fails
+    /// authentication (encryption: changed, moved from another key or table, or another key),
+    /// names a key the keyring lacks, or is not a form the layer writes. Nothing is handed to
+    /// the value decoder. `kind` says which; the message says what to do.
+    #[error("layer `{layer}` cannot read the value of key {key} in table `{table}`: {problem}")]
+    Layer {
+        /// The layer: `"compression"`, `"encryption"`.
+        layer: &'static str,
+        /// The table holding the entry.
+        table: String,
+        /// The entry's encoded key.
+        key: KeyBytes,
+        /// What is wrong, to match on.
+        kind: LayerErrorKind,
+        /// What happened, and what to do.
+        problem: String,
+    },
+
     /// A caller's closure (a scan body, a fold step) returned an error of its own, wrapped
     /// with [`Error::callback`]. The scan stopped there.
     #[error("callback failed: {source}")]
@@ -785,7 +803,8 @@ impl Error {
             | Error::TableTypeMismatch { table, .. }
             | Error::Catalog { table, .. }
             | Error::ForeignTransaction { table }
-            | Error::Migration { table, .. } => Some(table),
+            | Error::Migration { table, .. }
+            | Error::Layer { table, .. } => Some(table),
             Error::InvalidTableName { name, .. } => Some(name),
             Error::Copy { table, .. } => table.as_deref(),
             Error::Open { .. }
@@ -805,6 +824,23 @@ impl Error {
         }
         self
     }
+}
+
+/// What a layer found wrong with a stored value ([`Error::Layer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LayerErrorKind {
+    /// The value failed authentication: its bytes were changed, it was moved from another key
+    /// or table, or it was encrypted with another key.
+    Tampered,
+    /// The value was encrypted under a key id the keyring does not hold.
+    UnknownKey,
+    /// The stored bytes are not a form the layer writes: truncated, damaged, or written without
+    /// this layer.
+    Malformed,
+    /// The value was written in a form this build cannot read (zstd without the cargo feature
+    /// `zstd`).
+    NotCompiledIn,
 }
 
 /// Encoded key bytes carried by an error; displayed as hex so any key prints safely.

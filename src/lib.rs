@@ -75,6 +75,7 @@ pub mod copy;
 pub mod engine;
 pub mod engines;
 pub mod error;
+pub mod layers;
 pub mod migrate;
 pub mod scan;
 #[cfg(feature = "example-schemas")]
@@ -113,7 +114,8 @@ pub use engines::{RocksDbEngine, RocksDbOptions};
 #[cfg(feature = "sqlite")]
 pub use engines::{SqliteEngine, SqliteOptions};
 pub use error::{
-    CopyErrorKind, EngineError, EngineErrorKind, Error, Handles, Holder, Operation, Result,
+    CopyErrorKind, EngineError, EngineErrorKind, Error, Handles, Holder, LayerErrorKind, Operation,
+    Result,
 };
 pub use migrate::MigrationReport;
 pub use scan::{Scanner, Values};

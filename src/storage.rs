@@ -243,6 +243,30 @@ impl Storage {
         &self.engine
     }
 
+    /// The layer of type `L` in this storage's stack of layers ([`crate::layers`]), outermost
+    /// first, or `None` if there is none: how a storage opened from an address or a
+    /// configuration file reaches its cache's or its metrics' figures.
+    ///
+    /// ```
+    /// use zerotable::layers::MeteredEngine;
+    ///
+    /// let storage = zerotable::Storage::connect("memory://?metrics=true")?;
+    /// storage.raw_table::<u64>("t")?.put(&1, b"x")?;
+    /// let metrics = storage.layer::<MeteredEngine>().expect("a metrics layer").snapshot();
+    /// assert!(metrics.table("t").is_some());
+    /// assert!(zerotable::Storage::in_memory().layer::<MeteredEngine>().is_none());
+    /// # Ok::<(), zerotable::Error>(())
+    /// ```
+    pub fn layer<L: Engine>(&self) -> Option<&L> {
+        let mut engine: &dyn Engine = &*self.engine;
+        loop {
+            if let Some(layer) = engine.as_any().and_then(|any| any.downcast_ref::<L>()) {
+                return Some(layer);
+            }
+            engine = engine.inner()?;
+        }
+    }
+
     /// The optional capabilities of the engine: what [`size_on_disk`](Self::size_on_disk),
     /// [`compact`](Self::compact), [`flush`](Self::flush) and
     /// [`check_integrity`](Self::check_integrity) can do here.

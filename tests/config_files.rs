@@ -144,7 +144,10 @@ fn an_address_and_a_configuration_describe_the_same_engine() {
         engine.address(),
         "redb://data/my%20app.redb?durability=none"
     );
-    let config = StorageConfig { engine };
+    let config = StorageConfig {
+        engine,
+        layers: Vec::new(),
+    };
     assert_eq!(
         StorageConfig::from_toml("again", &config.to_toml()).unwrap(),
         config

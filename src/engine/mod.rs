@@ -142,6 +142,19 @@ pub trait Engine: Send + Sync + 'static {
         Ok(hit)
     }
 
+    /// The engine this one wraps, for a layer ([`crate::layers`]); `None` (the default) for an
+    /// engine that stores the data itself. [`Storage::layer`](crate::Storage::layer) walks the
+    /// stack through it.
+    fn inner(&self) -> Option<&dyn Engine> {
+        None
+    }
+
+    /// This engine as [`Any`](std::any::Any), for an engine that wants to be found by its type
+    /// in a stack of layers ([`Storage::layer`](crate::Storage::layer)); `None` by default.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     /// A short name of the engine (`"redb"`, `"memory"`), for messages and tools.
     fn name(&self) -> &'static str;
 

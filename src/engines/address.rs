@@ -35,8 +35,9 @@ impl EngineAddress {
     /// # Ok::<(), zerotable::Error>(())
     /// ```
     pub fn parse(address: &str) -> Result<Self> {
+        let origin = redacted(address);
         let invalid = |problem: String| Error::InvalidConfig {
-            origin: address.to_owned(),
+            origin: origin.clone(),
             option: None,
             problem,
         };
@@ -49,7 +50,7 @@ impl EngineAddress {
             return Ok(EngineAddress {
                 scheme: "redb".to_owned(),
                 location: address.to_owned(),
-                options: EngineOptions::new(address),
+                options: EngineOptions::new(origin.clone()),
             });
         };
         let valid_scheme = scheme
@@ -74,7 +75,7 @@ impl EngineAddress {
         Ok(EngineAddress {
             scheme: scheme.to_ascii_lowercase(),
             location,
-            options: EngineOptions::from_query(address, query)?,
+            options: EngineOptions::from_query(origin.clone(), query)?,
         })
     }
 
@@ -91,4 +92,23 @@ impl EngineAddress {
         }
         Ok(std::path::Path::new(&self.location))
     }
+}
+
+/// Option names whose values are secrets: an address that carries one (which is refused) is
+/// never repeated with it in an error.
+const SECRET_OPTIONS: &[&str] = &["encryption_key"];
+
+/// `address` with the values of [`SECRET_OPTIONS`] replaced by `<redacted>`.
+fn redacted(address: &str) -> String {
+    let Some((head, query)) = address.split_once('?') else {
+        return address.to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if SECRET_OPTIONS.contains(&name) => format!("{name}=<redacted>"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{head}?{}", pairs.join("&"))
 }

@@ -35,6 +35,8 @@ pub use self::redb::{RedbEngine, RedbOptions};
 pub use self::rocksdb::{RocksDbEngine, RocksDbOptions};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::{SqliteEngine, SqliteOptions};
+use std::sync::Arc;
+
 use crate::error::Result;
 use crate::storage::Storage;
 
@@ -61,7 +63,20 @@ pub fn connect(address: &str) -> Result<Storage> {
 
 /// Opens the engine `address` names: the one dispatch of [`connect`] and of configuration files
 /// (which build an [`EngineAddress`] from their fields).
-pub(crate) fn open_address(address: EngineAddress) -> Result<Storage> {
+pub(crate) fn open_address(mut address: EngineAddress) -> Result<Storage> {
+    let layers = crate::layers::take_from_address(&mut address.options)?;
+    let storage = open_engine(address)?;
+    if layers.is_empty() {
+        return Ok(storage);
+    }
+    Ok(Storage::from_arc(crate::layers::wrap(
+        &layers,
+        Arc::clone(storage.engine()),
+    )))
+}
+
+/// The engine of `address`, its layers' options taken out already.
+fn open_engine(address: EngineAddress) -> Result<Storage> {
     match address.scheme.as_str() {
         "redb" => redb::connect(address),
         "memory" => memory::connect(address),

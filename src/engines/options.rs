@@ -31,7 +31,7 @@ pub struct EngineOptions {
     origin: String,
     /// Put before an option's name in errors: empty for an address, `engine.options.` for a
     /// configuration file.
-    field_prefix: &'static str,
+    field_prefix: String,
     entries: Vec<Entry>,
     /// The names the engine asked for, for the message about unknown ones.
     known: Vec<&'static str>,
@@ -49,7 +49,7 @@ impl EngineOptions {
     pub fn new(origin: impl Into<String>) -> Self {
         EngineOptions {
             origin: origin.into(),
-            field_prefix: "",
+            field_prefix: String::new(),
             entries: Vec::new(),
             known: Vec::new(),
         }
@@ -58,9 +58,9 @@ impl EngineOptions {
     /// No options yet, from the field `prefix` (such as `engine.options.`) of a configuration
     /// at `origin`: errors name the option with that prefix.
     #[cfg(feature = "config")]
-    pub(crate) fn in_field(origin: impl Into<String>, prefix: &'static str) -> Self {
+    pub(crate) fn in_field(origin: impl Into<String>, prefix: impl Into<String>) -> Self {
         EngineOptions {
-            field_prefix: prefix,
+            field_prefix: prefix.into(),
             ..EngineOptions::new(origin)
         }
     }
@@ -101,6 +101,11 @@ impl EngineOptions {
         self.entries
             .iter()
             .map(|entry| (entry.name.as_str(), entry.value.as_str()))
+    }
+
+    /// Whether option `name` was given (without using it).
+    pub fn contains(&self, name: &str) -> bool {
+        self.entries.iter().any(|entry| entry.name == name)
     }
 
     /// Where these options came from.
@@ -219,6 +224,14 @@ macro_rules! integer_options {
     )*};
 }
 integer_options!(u32, u64, usize, i32);
+
+impl OptionValue for String {
+    const EXPECTED: &'static str = "text";
+
+    fn parse_option(text: &str) -> Option<Self> {
+        Some(text.to_owned())
+    }
+}
 
 impl OptionValue for Durability {
     const EXPECTED: &'static str = "`immediate` (fsync every commit) or `none`";

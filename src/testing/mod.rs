@@ -33,6 +33,7 @@
 
 pub mod basic;
 pub mod durability;
+mod layered;
 pub mod model;
 pub mod ranges;
 pub mod snapshots;
@@ -47,6 +48,7 @@ use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+pub use self::layered::LayeredHarness;
 pub use self::support::Record;
 // Each engine behind a feature keeps its harness in its own folder (`harness.rs`).
 use crate::engine::{Capabilities, Engine, KeyRange, ReadOps, ReadTxn, WriteOptions, WriteTxn};
@@ -124,6 +126,21 @@ impl Instance {
         let path = dir.path().join(entry);
         let reopen = move || open(&path);
         Instance::persistent(reopen(), reopen, dir)
+    }
+
+    /// The same instance with its engine, and every engine a reopen makes, wrapped by `wrap`:
+    /// a layer ([`crate::layers`]) over the engine under test.
+    pub fn wrapped(self, wrap: impl Fn(Arc<dyn Engine>) -> Arc<dyn Engine> + 'static) -> Self {
+        let wrap = std::rc::Rc::new(wrap);
+        let reopen = self.reopen.map(|reopen| {
+            let wrap = std::rc::Rc::clone(&wrap);
+            Box::new(move || wrap(reopen())) as Box<dyn Fn() -> Arc<dyn Engine>>
+        });
+        Instance {
+            engine: self.engine.map(|engine| wrap(engine)),
+            reopen,
+            _keep_alive: self._keep_alive,
+        }
     }
 
     /// The engine under test.
@@ -589,6 +606,12 @@ impl RedbHarness {
     /// Every commit durable (the default).
     pub const DEFAULT: RedbHarness = RedbHarness {
         durability: crate::engine::Durability::Immediate,
+    };
+
+    /// No commit fsynced: for the suites of layers over redb, which keep redb's durability
+    /// as it is (its own suite checks it) and need not wait for the disk thousands of times.
+    pub const FAST: RedbHarness = RedbHarness {
+        durability: crate::engine::Durability::None,
     };
 }
 

@@ -1,0 +1,160 @@
+//! Layers composed: the whole stack (metrics, cache, compression, encryption) runs the whole
+//! conformance suite over memory and redb, in the recommended order and reversed, and opens
+//! the same way from an address and from a configuration file.
+
+use std::sync::Arc;
+
+use zerotable::layers::{
+    self, CacheOptions, CachedEngine, CompressedEngine, CompressionOptions, EncryptedEngine,
+    EncryptionKey, EncryptionOptions, LayerSpec, MeteredEngine, MetricsOptions,
+};
+use zerotable::testing::{LayeredHarness, MemoryHarness, RedbHarness};
+use zerotable::{Engine, Storage};
+
+fn stack(reversed: bool) -> Vec<LayerSpec> {
+    let mut stack = vec![
+        LayerSpec::Metrics(MetricsOptions::default()),
+        // Small enough that the suite's tables evict.
+        LayerSpec::Cache(CacheOptions { capacity: 64 << 10 }),
+        LayerSpec::Compression(CompressionOptions {
+            min_size: 0,
+            ..CompressionOptions::default()
+        }),
+        LayerSpec::Encryption(EncryptionOptions::with_key(EncryptionKey::from_bytes(
+            [3; 32],
+        ))),
+    ];
+    if reversed {
+        stack.reverse();
+    }
+    stack
+}
+
+fn recommended(engine: Arc<dyn Engine>) -> Arc<dyn Engine> {
+    layers::wrap(&stack(false), engine)
+}
+
+fn reversed(engine: Arc<dyn Engine>) -> Arc<dyn Engine> {
+    layers::wrap(&stack(true), engine)
+}
+
+zerotable::conformance_suite!(
+    stack_over_memory,
+    LayeredHarness {
+        name: "metrics+cache+compression+encryption over memory",
+        inner: MemoryHarness,
+        wrap: recommended
+    }
+);
+zerotable::conformance_suite!(
+    stack_over_redb,
+    LayeredHarness {
+        name: "metrics+cache+compression+encryption over redb",
+        inner: RedbHarness::FAST,
+        wrap: recommended
+    }
+);
+zerotable::conformance_suite!(
+    reversed_stack_over_memory,
+    LayeredHarness {
+        name: "encryption+compression+cache+metrics over memory",
+        inner: MemoryHarness,
+        wrap: reversed
+    }
+);
+
+/// Which layers a storage wears, outermost first.
+fn layer_names(storage: &Storage) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    let mut engine: &dyn Engine = &**storage.engine();
+    loop {
+        let any = engine.as_any();
+        let name = match any {
+            Some(a) if a.is::<MeteredEngine>() => "metrics",
+            Some(a) if a.is::<CachedEngine>() => "cache",
+            Some(a) if a.is::<CompressedEngine>() => "compression",
+            Some(a) if a.is::<EncryptedEngine>() => "encryption",
+            _ => engine.name(),
+        };
+        names.push(name);
+        match engine.inner() {
+            Some(inner) => engine = inner,
+            None => return names,
+        }
+    }
+}
+
+#[test]
+fn an_address_and_a_configuration_file_build_the_same_stack() -> zerotable::Result<()> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("app.key");
+    std::fs::write(&key, &*EncryptionKey::generate()?.to_hex()).expect("key file");
+    let address = format!(
+        "redb://{}?metrics=true&cache_size=1MiB&compression=lz4&encryption_key_file={}",
+        dir.path().join("by-address.redb").display(),
+        key.display()
+    );
+    let by_address = Storage::connect(&address)?;
+    assert_eq!(
+        layer_names(&by_address),
+        ["metrics", "cache", "compression", "encryption", "redb"]
+    );
+
+    // In a file, the order is the list's, and a relative key file is taken from the file's
+    // folder.
+    let config = dir.path().join("app.toml");
+    std::fs::write(
+        &config,
+        r#"
+            [engine]
+            kind = "redb"
+            path = "by-config.redb"
+
+            [[layers]]
+            kind = "metrics"
+
+            [[layers]]
+            kind = "encryption"
+            encryption_key_file = "app.key"
+
+            [[layers]]
+            kind = "compression"
+            compression = "lz4"
+            compression_min_size = "128B"
+        "#,
+    )
+    .expect("config file");
+    let by_config = Storage::from_config_file(&config)?;
+    assert_eq!(
+        layer_names(&by_config),
+        ["metrics", "encryption", "compression", "redb"]
+    );
+    for storage in [&by_address, &by_config] {
+        let docs = storage.raw_table::<u64>("docs")?;
+        let text = "a layered value ".repeat(64);
+        docs.put(&1, text.as_bytes())?;
+        assert_eq!(docs.get(&1, |v| v.to_vec())?, Some(text.into_bytes()));
+        let metrics = storage
+            .layer::<MeteredEngine>()
+            .expect("metrics")
+            .snapshot();
+        assert!(metrics.table("docs").is_some());
+    }
+
+    // Mistakes in a layer entry name the entry and the option.
+    std::fs::write(
+        &config,
+        "[engine]\nkind = \"memory\"\n[[layers]]\nkind = \"cache\"\ncache_sise = \"1MiB\"\n",
+    )
+    .expect("config file");
+    let err = Storage::from_config_file(&config).unwrap_err().to_string();
+    assert!(err.contains("layers[0].cache_sise"), "{err}");
+    std::fs::write(
+        &config,
+        "[engine]\nkind = \"memory\"\n[[layers]]\nkind = \"zip\"\n",
+    )
+    .expect("config file");
+    let err = Storage::from_config_file(&config).unwrap_err().to_string();
+    assert!(err.contains("unknown layer `zip`"), "{err}");
+    Ok(())
+}
