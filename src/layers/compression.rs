@@ -16,7 +16,7 @@
 //! borrows that buffer: **such a read is no longer zero-copy** (one decompression, no
 //! allocation once the buffer has grown). A stored value that is not one of these forms —
 //! damaged, truncated, or written without the layer — is an
-//! [`Error::Layer`](crate::Error::Layer) of kind [`Malformed`](LayerErrorKind::Malformed); a
+//! [`Error::Layer`] of kind [`Malformed`](LayerErrorKind::Malformed); a
 //! length the compressed bytes cannot produce is refused before anything is allocated.
 //!
 //! A database is compressed from its creation (or a copy, [`Storage::copy_to`](crate::Storage::copy_to),

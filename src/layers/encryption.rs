@@ -5,7 +5,7 @@
 //! # What is protected
 //! - **Values**: confidential, and authenticated. A flipped bit, a truncation, a value copied
 //!   to another key or another table, or a read with the wrong key is an
-//!   [`Error::Layer`](crate::Error::Layer) of kind [`Tampered`](LayerErrorKind::Tampered): the
+//!   [`Error::Layer`] of kind [`Tampered`](LayerErrorKind::Tampered): the
 //!   value decoder never sees the bytes.
 //! - **Not protected**: row keys and table names are stored in the clear (their byte order is
 //!   what makes ranges work), and so are value sizes (plus 45 bytes), the number of entries,

@@ -51,12 +51,13 @@
 //! # Ok::<(), zerotable::Error>(())
 //! ```
 
-mod cache;
+// Each layer's module documents its design and stored form; its types are re-exported here.
+pub mod cache;
 #[cfg(feature = "compression")]
-mod compression;
+pub mod compression;
 #[cfg(feature = "encryption")]
-mod encryption;
-mod metrics;
+pub mod encryption;
+pub mod metrics;
 mod transform;
 
 use std::sync::Arc;
