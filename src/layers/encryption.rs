@@ -489,7 +489,7 @@ impl ValueLayer<Encryption> {
     ///
     /// let keyring = Keyring::new(2, new.clone()).retired(1, old)?;
     /// let rotating = EncryptedEngine::over(disk.clone(), EncryptionOptions { keyring });
-    /// assert_eq!(rotating.rotate()?, 1);
+    /// assert_eq!(rotating.rotate()?, 2); // the row, and the catalog record of its table
     ///
     /// let after = Storage::new(EncryptedEngine::over(disk, EncryptionOptions { keyring: Keyring::new(2, new) }));
     /// assert_eq!(after.raw_table::<u64>("t")?.get(&1, |v| v.to_vec())?, Some(b"secret".to_vec()));
