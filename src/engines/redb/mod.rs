@@ -368,7 +368,8 @@ impl Engine for RedbEngine {
 
     /// The read transaction lives on the stack: an auto-commit read allocates what a raw redb
     /// read does.
-    /// Reuses a kept snapshot when no commit came since (see `reuse.rs`), or begins one.
+    /// Reuses a kept snapshot when no commit came since and none is in flight (see `reuse.rs`),
+    /// or begins one.
     fn read(&self, body: &mut ReadBody<'_>) -> Result<()> {
         // One guard covers beginning and ending the snapshot; `body` is the caller's code.
         catch_engine_panic(None, Operation::BeginRead, |caller| {
@@ -403,10 +404,9 @@ impl Engine for RedbEngine {
         // Idle kept snapshots would keep this commit from reusing the pages it frees.
         discard(self.reuse.outdate());
         let txn = self.begin_redb_write(options)?;
-        let result = write::run_scoped(txn, body);
-        // Before returning: a read that begins after this call must not reuse an older snapshot.
-        discard(self.reuse.outdate());
-        result
+        // The commit outdates the kept snapshots before it returns (and keeps reads off them
+        // while redb applies it): a read that begins after this call sees it.
+        write::run_scoped(txn, body, &self.reuse)
     }
 
     fn name(&self) -> &'static str {
@@ -437,7 +437,8 @@ impl Engine for RedbEngine {
     }
 
     fn flush(&self) -> Result<()> {
-        // An empty commit with immediate durability makes every earlier commit durable.
+        // An empty commit with immediate durability makes every earlier commit durable. It
+        // changes no data, so kept snapshots stay as current as they were.
         let _ticket = self.writers.enter()?;
         let txn = self.begin_redb_write(WriteOptions::durability(Durability::Immediate))?;
         catch_engine_panic(None, Operation::Flush, |_| {

@@ -275,8 +275,15 @@ impl WriteTxn for RedbWriteOps<'_> {
     }
 }
 
-/// Ends `txn` after its body ran: commits on success, rolls back otherwise.
-fn finish(txn: redb::WriteTransaction, outcome: Result<()>, failed: bool) -> Result<()> {
+/// Ends `txn` after its body ran: commits on success, rolls back otherwise. The commit is marked
+/// in flight in `reuse` while redb applies it, and outdates the kept snapshots before this
+/// returns (see `reuse.rs`).
+fn finish(
+    txn: redb::WriteTransaction,
+    outcome: Result<()>,
+    failed: bool,
+    reuse: &SnapshotReuse,
+) -> Result<()> {
     let outcome = outcome.and_then(|()| match failed {
         true => Err(damaged_earlier(None, Operation::Commit)),
         false => Ok(()),
@@ -293,10 +300,15 @@ fn finish(txn: redb::WriteTransaction, outcome: Result<()>, failed: bool) -> Res
         }
         _ => error,
     };
-    let committed = guard_engine_call(None, Operation::Commit, |_| {
-        txn.commit()
-            .map_err(super::redb_error(None, Operation::Commit))
-    });
+    let committed = {
+        // From before redb applies the commit (a transaction begun from here on may see it)
+        // until after: meanwhile no auto-commit read uses a kept, possibly older, snapshot.
+        let _committing = reuse.committing();
+        guard_engine_call(None, Operation::Commit, |_| {
+            txn.commit()
+                .map_err(super::redb_error(None, Operation::Commit))
+        })
+    };
     match committed.unwrap_or_else(Err) {
         Ok(()) => Ok(()),
         Err(Error::Engine { source, .. }) => {
@@ -322,12 +334,16 @@ fn close(ops: RedbWriteOps<'_>) -> bool {
 /// Runs `body` in `txn`, both on the stack, and commits if it succeeds. A panic of the caller's
 /// code in `body` rolls the transaction back before it continues (so redb need not repair
 /// anything after an unwinding transaction).
-pub(super) fn run_scoped(txn: redb::WriteTransaction, body: &mut WriteBody<'_>) -> Result<()> {
+pub(super) fn run_scoped(
+    txn: redb::WriteTransaction,
+    body: &mut WriteBody<'_>,
+    reuse: &SnapshotReuse,
+) -> Result<()> {
     let ops = RedbWriteOps::new(&txn);
     let outcome = catch_unwind(AssertUnwindSafe(|| body(&ops)));
     let failed = close(ops);
     match outcome {
-        Ok(outcome) => finish(txn, outcome, failed),
+        Ok(outcome) => finish(txn, outcome, failed, reuse),
         Err(panic) => {
             rollback(txn);
             resume_unwind(panic)
@@ -402,8 +418,6 @@ crate::engine::forward_write_txn!(
             ));
         };
         let failed = cell.with_dependent(|_, ops| ops.close_tables());
-        let result = finish(cell.into_owner(), Ok(()), failed);
-        super::discard(self.reuse.outdate());
-        result
+        finish(cell.into_owner(), Ok(()), failed, &self.reuse)
     }
 );
