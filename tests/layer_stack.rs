@@ -158,3 +158,50 @@ fn an_address_and_a_configuration_file_build_the_same_stack() -> zerotable::Resu
     assert!(err.contains("unknown layer `zip`"), "{err}");
     Ok(())
 }
+
+#[test]
+fn a_copy_moves_a_database_into_and_between_layered_storages() -> zerotable::Result<()> {
+    let plain = Storage::in_memory();
+    let users = plain.raw_table::<u64>("users")?;
+    for i in 0..500u64 {
+        users.put(&i, format!("user {i} ").repeat(20).as_bytes())?;
+    }
+    let sealed_with = |byte: u8| {
+        let stack = [
+            LayerSpec::Compression(CompressionOptions::default()),
+            LayerSpec::Encryption(EncryptionOptions::with_key(EncryptionKey::from_bytes(
+                [byte; 32],
+            ))),
+        ];
+        let below: Arc<dyn Engine> = Arc::new(zerotable::MemoryEngine::new());
+        (
+            Arc::clone(&below),
+            Storage::from_arc(layers::wrap(&stack, below)),
+        )
+    };
+    // Plain into compressed and encrypted, then re-encrypted under another key by a copy.
+    let (below_a, a) = sealed_with(1);
+    plain.copy_to(&a, Default::default())?;
+    let (below_b, b) = sealed_with(2);
+    let report = a.copy_to(&b, Default::default())?;
+    assert_eq!(
+        report.rows,
+        500 + 1,
+        "the rows and the table's catalog record"
+    );
+    for (below, storage) in [(&below_a, &a), (&below_b, &b)] {
+        let table = storage.raw_table::<u64>("users")?;
+        assert_eq!(
+            table.get(&42, |v| v.to_vec())?,
+            users.get(&42, |v| v.to_vec())?
+        );
+        // Below the layers, nothing reads as the plain value.
+        let mut stored = Vec::new();
+        below.get("users", &42u64.to_be_bytes(), &mut |v| {
+            stored = v.to_vec();
+            Ok(())
+        })?;
+        assert!(!stored.windows(7).any(|w| w == b"user 42"));
+    }
+    Ok(())
+}
