@@ -124,8 +124,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use super::transform::{InnerReads, InnerWrites};
 use super::with_buffer;
 use crate::engine::{
-    Capabilities, Engine, Found, Integrity, KeyRange, ReadBody, ReadOps, ReadTxn, TableStats,
-    Visit, WriteBody, WriteOptions, WriteTxn,
+    Engine, Found, Integrity, KeyRange, ReadBody, ReadOps, ReadTxn, TableStats, Visit, WriteBody,
+    WriteOptions, WriteTxn,
 };
 use crate::error::{EngineErrorKind, Result};
 
@@ -436,21 +436,7 @@ impl Engine for CachedEngine {
             })
     }
 
-    fn inner(&self) -> Option<&dyn Engine> {
-        Some(&*self.inner)
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
-
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
+    super::layer_identity!();
 
     fn size_on_disk(&self) -> Result<u64> {
         self.inner.size_on_disk()

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use super::transform::{InnerReads, InnerWrites};
 use crate::engine::{
-    Capabilities, Engine, Found, Integrity, KeyRange, ReadBody, ReadOps, ReadTxn, TableStats,
-    Visit, WriteBody, WriteOptions, WriteTxn,
+    Engine, Found, Integrity, KeyRange, ReadBody, ReadOps, ReadTxn, TableStats, Visit, WriteBody,
+    WriteOptions, WriteTxn,
 };
 use crate::error::{EngineErrorKind, Error, Operation, Result};
 
@@ -305,21 +305,7 @@ impl Engine for MeteredEngine {
         })
     }
 
-    fn inner(&self) -> Option<&dyn Engine> {
-        Some(&*self.inner)
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
-
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
+    super::layer_identity!();
 
     fn size_on_disk(&self) -> Result<u64> {
         self.registry

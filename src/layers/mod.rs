@@ -51,6 +51,31 @@
 //! # Ok::<(), zerotable::Error>(())
 //! ```
 
+/// The `Engine` methods every layer answers alike, inside its `impl Engine`: it wraps
+/// `self.inner` (an `Arc<dyn Engine>`), can be found by its type
+/// ([`Storage::layer`](crate::Storage::layer)), and keeps the inner engine's name and
+/// capabilities.
+macro_rules! layer_identity {
+    () => {
+        fn inner(&self) -> Option<&dyn $crate::engine::Engine> {
+            Some(&*self.inner)
+        }
+
+        fn as_any(&self) -> Option<&dyn std::any::Any> {
+            Some(self)
+        }
+
+        fn name(&self) -> &'static str {
+            self.inner.name()
+        }
+
+        fn capabilities(&self) -> $crate::engine::Capabilities {
+            self.inner.capabilities()
+        }
+    };
+}
+use layer_identity;
+
 // Each layer's module documents its design and stored form; its types are re-exported here.
 pub mod cache;
 #[cfg(feature = "compression")]
