@@ -437,19 +437,8 @@ impl Engine for CachedEngine {
     }
 
     super::layer_identity!();
-
-    fn size_on_disk(&self) -> Result<u64> {
-        self.inner.size_on_disk()
-    }
-
-    fn compact(&self) -> Result<bool> {
-        // Compaction moves data, never changes it.
-        self.inner.compact()
-    }
-
-    fn flush(&self) -> Result<()> {
-        self.inner.flush()
-    }
+    // Compaction moves data, never changes it; size and flush change nothing.
+    super::forward_to_inner!(size_on_disk, compact, flush);
 
     fn check_integrity(&self) -> Result<Integrity> {
         // Not under the commit lock: the inner check may wait for a writer, and that writer's

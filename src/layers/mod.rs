@@ -76,6 +76,35 @@ macro_rules! layer_identity {
 }
 use layer_identity;
 
+/// Forwards the listed optional `Engine` methods (`size_on_disk`, `compact`, `flush`,
+/// `check_integrity`) to `self.inner` unchanged, inside a layer's `impl Engine`.
+macro_rules! forward_to_inner {
+    ($($method:ident),* $(,)?) => {
+        $( $crate::layers::forward_to_inner!(@one $method); )*
+    };
+    (@one size_on_disk) => {
+        fn size_on_disk(&self) -> $crate::error::Result<u64> {
+            self.inner.size_on_disk()
+        }
+    };
+    (@one compact) => {
+        fn compact(&self) -> $crate::error::Result<bool> {
+            self.inner.compact()
+        }
+    };
+    (@one flush) => {
+        fn flush(&self) -> $crate::error::Result<()> {
+            self.inner.flush()
+        }
+    };
+    (@one check_integrity) => {
+        fn check_integrity(&self) -> $crate::error::Result<$crate::engine::Integrity> {
+            self.inner.check_integrity()
+        }
+    };
+}
+use forward_to_inner;
+
 // Each layer's module documents its design and stored form; its types are re-exported here.
 pub mod cache;
 #[cfg(feature = "compression")]

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::engine::{
-    Engine, Found, Integrity, KeyRange, ReadBody, ReadOps, ReadTxn, TableStats, Visit, WriteBody,
+    Engine, Found, KeyRange, ReadBody, ReadOps, ReadTxn, TableStats, Visit, WriteBody,
     WriteOptions, WriteTxn,
 };
 use crate::error::Result;
@@ -108,22 +108,7 @@ impl<T: ValueTransform> Engine for ValueLayer<T> {
     }
 
     super::layer_identity!();
-
-    fn size_on_disk(&self) -> Result<u64> {
-        self.inner.size_on_disk()
-    }
-
-    fn compact(&self) -> Result<bool> {
-        self.inner.compact()
-    }
-
-    fn flush(&self) -> Result<()> {
-        self.inner.flush()
-    }
-
-    fn check_integrity(&self) -> Result<Integrity> {
-        self.inner.check_integrity()
-    }
+    super::forward_to_inner!(size_on_disk, compact, flush, check_integrity);
 }
 
 /// A transaction of the inner engine, boxed (`begin_read`, `begin_write`) or borrowed (the
