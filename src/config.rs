@@ -83,7 +83,7 @@ pub struct StorageConfig {
 ///
 /// let config = StorageConfig::from_toml("app.toml", r#"
 ///     engine = { kind = "memory" }
-///     layers = [{ kind = "metrics" }, { kind = "cache", cache_size = "16MiB" }]
+///     layers = [{ kind = "metrics" }, { kind = "cache", read_cache = "16MiB" }]
 /// "#)?;
 /// let storage = zerotable::Storage::from_config(&config)?;
 /// assert!(storage.layer::<zerotable::layers::CachedEngine>().is_some());
@@ -93,7 +93,7 @@ pub struct StorageConfig {
 pub struct LayerConfig {
     /// The layer: `metrics`, `cache`, `compression` or `encryption`.
     pub kind: String,
-    /// Its options (`cache_size`, `compression`, `encryption_key_file`, …).
+    /// Its options (`read_cache`, `value_compression`, `encryption_key_file`, …).
     #[serde(flatten)]
     pub options: BTreeMap<String, OptionSetting>,
 }

@@ -183,28 +183,31 @@ fn damaged_stored_forms_are_typed_errors_naming_the_entry() {
 
 #[test]
 fn address_options_choose_and_check_the_compressor() {
-    let storage = Storage::connect("memory://?compression=lz4&compression_min_size=1KiB")
-        .expect("lz4 over memory");
+    let storage =
+        Storage::connect("memory://?value_compression=lz4&value_compression_min_size=1KiB")
+            .expect("lz4 over memory");
     let layer = storage
         .layer::<CompressedEngine>()
         .expect("compression layer");
     assert_eq!(layer.transform().options().min_size, 1024);
 
-    let err = Storage::connect("memory://?compression=brotli")
+    let err = Storage::connect("memory://?value_compression=brotli")
         .unwrap_err()
         .to_string();
     assert!(err.contains("unknown compressor \"brotli\""), "{err}");
-    let err = Storage::connect("memory://?compression=lz4&compression_level=3")
+    let err = Storage::connect("memory://?value_compression=lz4&value_compression_level=3")
         .unwrap_err()
         .to_string();
     assert!(err.contains("applies to zstd only"), "{err}");
     #[cfg(feature = "zstd")]
     {
-        let err = Storage::connect("memory://?compression=zstd&compression_level=40")
+        let err = Storage::connect("memory://?value_compression=zstd&value_compression_level=40")
             .unwrap_err()
             .to_string();
         assert!(err.contains("from 1 to 22"), "{err}");
-        assert!(Storage::connect("memory://?compression=zstd&compression_level=19").is_ok());
+        assert!(
+            Storage::connect("memory://?value_compression=zstd&value_compression_level=19").is_ok()
+        );
     }
 }
 

@@ -90,7 +90,7 @@ fn an_address_and_a_configuration_file_build_the_same_stack() -> zerotable::Resu
     let key = dir.path().join("app.key");
     std::fs::write(&key, &*EncryptionKey::generate()?.to_hex()).expect("key file");
     let address = format!(
-        "redb://{}?metrics=true&cache_size=1MiB&compression=lz4&encryption_key_file={}",
+        "redb://{}?metrics=true&read_cache=1MiB&value_compression=lz4&encryption_key_file={}",
         dir.path().join("by-address.redb").display(),
         key.display()
     );
@@ -119,8 +119,8 @@ fn an_address_and_a_configuration_file_build_the_same_stack() -> zerotable::Resu
 
             [[layers]]
             kind = "compression"
-            compression = "lz4"
-            compression_min_size = "128B"
+            value_compression = "lz4"
+            value_compression_min_size = "128B"
         "#,
     )
     .expect("config file");
@@ -144,11 +144,11 @@ fn an_address_and_a_configuration_file_build_the_same_stack() -> zerotable::Resu
     // Mistakes in a layer entry name the entry and the option.
     std::fs::write(
         &config,
-        "[engine]\nkind = \"memory\"\n[[layers]]\nkind = \"cache\"\ncache_sise = \"1MiB\"\n",
+        "[engine]\nkind = \"memory\"\n[[layers]]\nkind = \"cache\"\nread_cahce = \"1MiB\"\n",
     )
     .expect("config file");
     let err = Storage::from_config_file(&config).unwrap_err().to_string();
-    assert!(err.contains("layers[0].cache_sise"), "{err}");
+    assert!(err.contains("layers[0].read_cahce"), "{err}");
     std::fs::write(
         &config,
         "[engine]\nkind = \"memory\"\n[[layers]]\nkind = \"zip\"\n",
@@ -203,5 +203,25 @@ fn a_copy_moves_a_database_into_and_between_layered_storages() -> zerotable::Res
         })?;
         assert!(!stored.windows(7).any(|w| w == b"user 42"));
     }
+    Ok(())
+}
+
+#[test]
+fn layer_options_leave_the_engines_own_options_to_the_engine() -> zerotable::Result<()> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // `cache_size` is redb's page cache, `read_cache` the cache layer: both apply.
+    let address = format!(
+        "redb://{}?cache_size=16MiB&read_cache=1MiB",
+        dir.path().join("app.redb").display()
+    );
+    let storage = Storage::connect(&address)?;
+    assert_eq!(layer_names(&storage), ["cache", "redb"]);
+    drop(storage);
+    // An engine that takes no options still refuses them, layers or not.
+    let err = Storage::connect("memory://?cache_size=1GiB&read_cache=1MiB")
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown option `cache_size`"), "{err}");
     Ok(())
 }

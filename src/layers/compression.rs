@@ -84,30 +84,31 @@ impl Default for CompressionOptions {
 }
 
 impl CompressionOptions {
-    /// The options `compression`, `compression_level` and `compression_min_size` of an address
+    /// The options `value_compression`, `value_compression_level` and
+    /// `value_compression_min_size` of an address
     /// or a configuration's layer entry.
     pub(crate) fn from_options(options: &mut EngineOptions) -> Result<Self> {
         let mut out = CompressionOptions::default();
-        let name = options.take::<String>("compression")?;
-        let level = options.take::<i32>("compression_level")?;
+        let name = options.take::<String>("value_compression")?;
+        let level = options.take::<i32>("value_compression_level")?;
         out.compressor = match name.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("lz4") => Compressor::Lz4,
             Some("none") => Compressor::None,
             Some("zstd") => zstd_compressor(options, level)?,
             Some(other) => {
                 return Err(options.invalid(
-                    Some("compression"),
+                    Some("value_compression"),
                     format!("unknown compressor {other:?}: use lz4, zstd or none"),
                 ));
             }
         };
         if level.is_some() && !is_zstd(out.compressor) {
             return Err(options.invalid(
-                Some("compression_level"),
-                "a level applies to zstd only: add compression=zstd".to_owned(),
+                Some("value_compression_level"),
+                "a level applies to zstd only: add value_compression=zstd".to_owned(),
             ));
         }
-        if let Some(ByteSize(min)) = options.take::<ByteSize>("compression_min_size")? {
+        if let Some(ByteSize(min)) = options.take::<ByteSize>("value_compression_min_size")? {
             out.min_size = usize::try_from(min).unwrap_or(usize::MAX);
         }
         Ok(out)
@@ -119,7 +120,7 @@ fn zstd_compressor(options: &EngineOptions, level: Option<i32>) -> Result<Compre
     let level = level.unwrap_or(3);
     if !(1..=22).contains(&level) {
         return Err(options.invalid(
-            Some("compression_level"),
+            Some("value_compression_level"),
             format!("zstd levels go from 1 to 22, got {level}"),
         ));
     }
@@ -129,7 +130,7 @@ fn zstd_compressor(options: &EngineOptions, level: Option<i32>) -> Result<Compre
 #[cfg(not(feature = "zstd"))]
 fn zstd_compressor(options: &EngineOptions, _level: Option<i32>) -> Result<Compressor> {
     Err(options.invalid(
-        Some("compression"),
+        Some("value_compression"),
         "zstd is not compiled in: enable zerotable's cargo feature `zstd`".to_owned(),
     ))
 }

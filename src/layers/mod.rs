@@ -19,7 +19,7 @@
 //! Three ways in:
 //! - **Types**: `Storage::new(MeteredEngine::new(CachedEngine::new(RedbEngine::open(..)?, ..), ..))`.
 //! - **An address**: the layers' options join the engine's
-//!   (`redb://app.redb?cache_size=256MiB&compression=lz4&metrics=true`); with an address the
+//!   (`redb://app.redb?read_cache=256MiB&value_compression=lz4&metrics=true`); with an address the
 //!   order is always the table's. A key never goes in an address: name a file or an
 //!   environment variable.
 //! - **A configuration file**: a `layers` list, outermost first, each with a `kind` and the same
@@ -29,19 +29,22 @@
 //! |---|---|---|
 //! | `metrics` | metrics | `true` puts the layer on |
 //! | `metrics_export` | metrics | `true` also reports to the `metrics` crate's recorder (feature `metrics`) |
-//! | `cache_size` | cache | the cache's bound in bytes (`256MiB`); giving it puts the layer on |
-//! | `compression` | compression | `lz4`, `zstd` or `none` (reads compressed values, writes plain) |
-//! | `compression_level` | compression | zstd's level, 1–22 (default 3) |
-//! | `compression_min_size` | compression | values shorter than this are stored as they are (default 64) |
+//! | `read_cache` | cache | the cache's bound in bytes (`256MiB`); giving it puts the layer on |
+//! | `value_compression` | compression | `lz4`, `zstd` or `none` (reads compressed values, writes plain) |
+//! | `value_compression_level` | compression | zstd's level, 1–22 (default 3) |
+//! | `value_compression_min_size` | compression | values shorter than this are stored as they are (default 64) |
 //! | `encryption_key_file` | encryption | a file holding the 32-byte key, raw or as 64 hex digits |
 //! | `encryption_key_env` | encryption | an environment variable holding the key as 64 hex digits |
 //! | `encryption_key_id` | encryption | the id new values are encrypted under (default 1) |
 //! | `encryption_retired_keys` | encryption | older keys still read: `id=file:PATH` or `id=env:VAR`, comma-separated |
 //!
+//! The names keep clear of the engines' own options (`cache_size` is redb's, fjall's and
+//! RocksDB's page cache; `compression` is RocksDB's block compression).
+//!
 //! ```
 //! use zerotable::layers::{CachedEngine, MeteredEngine};
 //!
-//! let storage = zerotable::Storage::connect("memory://?cache_size=1MiB&metrics=true")?;
+//! let storage = zerotable::Storage::connect("memory://?read_cache=1MiB&metrics=true")?;
 //! let users = storage.raw_table::<u64>("users")?;
 //! users.put(&1, b"ada")?;
 //! assert_eq!(users.get(&1, |v| v.to_vec())?, Some(b"ada".to_vec()));
@@ -230,10 +233,14 @@ pub(crate) fn take_from_address(options: &mut EngineOptions) -> Result<Vec<Layer
             stack.push(LayerSpec::Metrics(metrics));
         }
     }
-    if options.contains("cache_size") {
+    if options.contains("read_cache") {
         stack.push(LayerSpec::Cache(cache_options(options)?));
     }
-    if ["compression", "compression_level", "compression_min_size"]
+    if [
+        "value_compression",
+        "value_compression_level",
+        "value_compression_min_size",
+    ]
         .iter()
         .any(|name| options.contains(name))
     {
@@ -275,7 +282,7 @@ fn metrics_options(options: &mut EngineOptions) -> Result<MetricsOptions> {
 
 fn cache_options(options: &mut EngineOptions) -> Result<CacheOptions> {
     let mut cache = CacheOptions::default();
-    if let Some(ByteSize(bytes)) = options.take::<ByteSize>("cache_size")? {
+    if let Some(ByteSize(bytes)) = options.take::<ByteSize>("read_cache")? {
         cache.capacity = bytes;
     }
     Ok(cache)
