@@ -241,8 +241,8 @@ pub(crate) fn take_from_address(options: &mut EngineOptions) -> Result<Vec<Layer
         "value_compression_level",
         "value_compression_min_size",
     ]
-        .iter()
-        .any(|name| options.contains(name))
+    .iter()
+    .any(|name| options.contains(name))
     {
         stack.push(compression_options(options)?);
     }
