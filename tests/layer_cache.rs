@@ -14,44 +14,46 @@ use zerotable::engine::{
     WriteOptions, WriteTxn,
 };
 use zerotable::layers::{CacheOptions, CacheStats, CachedEngine};
+use zerotable::testing::{LayeredHarness, MemoryHarness, RedbHarness};
 use zerotable::{
     Durability, EngineErrorKind, Error, MemoryEngine, Operation, RedbEngine, RedbOptions, Result,
 };
 
+/// The default cache (64 MiB) over `engine`.
+fn cache(engine: Arc<dyn Engine>) -> Arc<dyn Engine> {
+    Arc::new(CachedEngine::over(engine, CacheOptions::default()))
+}
+
+/// 4 KiB: one shard, about thirty small entries — eviction runs all through the suite.
+fn tiny_cache(engine: Arc<dyn Engine>) -> Arc<dyn Engine> {
+    Arc::new(CachedEngine::over(
+        engine,
+        CacheOptions { capacity: 4 << 10 },
+    ))
+}
+
 zerotable::conformance_suite!(
     cache_over_memory,
-    zerotable::testing::LayeredHarness {
+    LayeredHarness {
         name: "cache over memory",
-        inner: zerotable::testing::MemoryHarness,
-        wrap: |e| std::sync::Arc::new(zerotable::layers::CachedEngine::over(
-            e,
-            zerotable::layers::CacheOptions::default()
-        )),
+        inner: MemoryHarness,
+        wrap: cache
     }
 );
-
 zerotable::conformance_suite!(
     cache_over_redb,
-    zerotable::testing::LayeredHarness {
+    LayeredHarness {
         name: "cache over redb",
-        inner: zerotable::testing::RedbHarness::DEFAULT,
-        wrap: |e| std::sync::Arc::new(zerotable::layers::CachedEngine::over(
-            e,
-            zerotable::layers::CacheOptions::default()
-        )),
+        inner: RedbHarness::DEFAULT,
+        wrap: cache
     }
 );
-
-// 4 KiB: one shard, about thirty small entries — eviction runs all through the suite.
 zerotable::conformance_suite!(
     tiny_cache_over_memory,
-    zerotable::testing::LayeredHarness {
+    LayeredHarness {
         name: "4 KiB cache over memory",
-        inner: zerotable::testing::MemoryHarness,
-        wrap: |e| std::sync::Arc::new(zerotable::layers::CachedEngine::over(
-            e,
-            zerotable::layers::CacheOptions { capacity: 4 << 10 }
-        )),
+        inner: MemoryHarness,
+        wrap: tiny_cache
     }
 );
 
