@@ -11,7 +11,8 @@
 //!   what makes ranges work), and so are value sizes (plus 45 bytes), the number of entries,
 //!   and the access pattern. Deleting a row, or putting back an older value of the *same* key
 //!   and table (a rollback of that row), is not detected: a value is bound to where it is,
-//!   not to when it was written.
+//!   not to when it was written. Plaintext is in memory while it is read, and stays there in
+//!   a [`CachedEngine`](super::CachedEngine) put above this layer.
 //!
 //! # Stored form
 //! `[1: format][key id: u32 LE][nonce: 24 bytes][ciphertext][tag: 16 bytes]`, sealed with the
