@@ -9,7 +9,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use zerotable::layers::{CompressedEngine, CompressionOptions, Compressor};
 use zerotable::testing::{LayeredHarness, MemoryHarness, RedbHarness};
-use zerotable::{Engine, Error, LayerErrorKind, MemoryEngine, RedbEngine, Storage, WriteOptions};
+use zerotable::{Engine, Error, LayerErrorKind, MemoryEngine, Storage, WriteOptions};
 
 fn lz4(engine: Arc<dyn Engine>) -> Arc<dyn Engine> {
     let options = CompressionOptions {
@@ -115,7 +115,7 @@ fn settings_change_on_a_live_database() -> zerotable::Result<()> {
             min_size: 16,
         };
         Ok(Storage::new(CompressedEngine::new(
-            RedbEngine::open(&path)?,
+            zerotable::RedbEngine::open(&path)?,
             options,
         )))
     };

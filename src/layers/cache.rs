@@ -124,8 +124,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use super::transform::{InnerReads, InnerWrites};
 use super::with_buffer;
 use crate::engine::{
-    Engine, Found, Integrity, KeyRange, ReadBody, ReadOps, ReadTxn, TableStats, Visit, WriteBody,
-    WriteOptions, WriteTxn,
+    Engine, Found, Integrity, KeyRange, ReadBody, ReadOps, ReadTxn, WriteBody, WriteOptions,
+    WriteTxn,
 };
 use crate::error::{EngineErrorKind, Result};
 
@@ -958,21 +958,7 @@ impl<I: InnerReads, S: Deref<Target = Shared>> ReadOps for CachedRead<I, S> {
         }
     }
 
-    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut Visit<'_>) -> Result<()> {
-        self.inner.reads().range(table, range, visit)
-    }
-
-    fn len(&self, table: &str) -> Result<u64> {
-        self.inner.reads().len(table)
-    }
-
-    fn list_tables(&self) -> Result<Vec<String>> {
-        self.inner.reads().list_tables()
-    }
-
-    fn table_stats(&self, table: &str) -> Result<TableStats> {
-        self.inner.reads().table_stats(table)
-    }
+    super::forward_reads!(range, len, list_tables, table_stats);
 }
 
 impl ReadTxn for CachedRead<Box<dyn ReadTxn>, Arc<Shared>> {}
@@ -997,21 +983,7 @@ impl<I: InnerReads, S, T> ReadOps for CachedWrite<I, S, T> {
         self.inner.reads().get(table, key, found)
     }
 
-    fn range(&self, table: &str, range: &KeyRange<'_>, visit: &mut Visit<'_>) -> Result<()> {
-        self.inner.reads().range(table, range, visit)
-    }
-
-    fn len(&self, table: &str) -> Result<u64> {
-        self.inner.reads().len(table)
-    }
-
-    fn list_tables(&self) -> Result<Vec<String>> {
-        self.inner.reads().list_tables()
-    }
-
-    fn table_stats(&self, table: &str) -> Result<TableStats> {
-        self.inner.reads().table_stats(table)
-    }
+    super::forward_reads!(range, len, list_tables, table_stats);
 }
 
 impl<I, S, T> WriteTxn for CachedWrite<I, S, T>

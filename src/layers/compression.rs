@@ -16,7 +16,7 @@
 //! borrows that buffer: **such a read is no longer zero-copy** (one decompression, no
 //! allocation once the buffer has grown). A stored value that is not one of these forms —
 //! damaged, truncated, or written without the layer — is an
-//! [`Error::Layer`] of kind [`Malformed`](LayerErrorKind::Malformed); a
+//! [`Error::Layer`](crate::Error::Layer) of kind [`Malformed`](LayerErrorKind::Malformed); a
 //! length the compressed bytes cannot produce is refused before anything is allocated.
 //!
 //! A database is compressed from its creation (or a copy, [`Storage::copy_to`](crate::Storage::copy_to),
@@ -30,7 +30,7 @@ use std::sync::Arc;
 use super::transform::{ValueLayer, ValueTransform, layer_error};
 use crate::engine::Engine;
 use crate::engines::{ByteSize, EngineOptions};
-use crate::error::{Error, LayerErrorKind, Result};
+use crate::error::{LayerErrorKind, Result};
 
 /// The header byte of a value stored as it is.
 const STORED: u8 = 0;
@@ -198,7 +198,7 @@ impl ValueTransform for Compression {
                 Compressor::Lz4 => lz4_encode(value, out),
                 #[cfg(feature = "zstd")]
                 Compressor::Zstd { level } => zstd_encode(value, level, out).map_err(|e| {
-                    Error::engine_failure(
+                    crate::Error::engine_failure(
                         Some(table),
                         crate::Operation::Put,
                         crate::EngineErrorKind::Other,
@@ -275,7 +275,7 @@ fn zstd_encode(value: &[u8], level: i32, out: &mut Vec<u8>) -> std::io::Result<b
     })
 }
 
-/// What is wrong with a stored value, for [`Error::Layer`].
+/// What is wrong with a stored value, for [`Error::Layer`](crate::Error::Layer).
 type Problem = (LayerErrorKind, String);
 
 /// The value `stored` holds: borrowed from it, or decompressed into `buf`.
@@ -391,6 +391,7 @@ fn read_length(bytes: &[u8]) -> Option<(u64, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     fn round_trip(options: CompressionOptions, value: &[u8]) -> Vec<u8> {
         let compression = Compression::new(options);

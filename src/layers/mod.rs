@@ -108,6 +108,41 @@ macro_rules! forward_to_inner {
 }
 use forward_to_inner;
 
+/// Forwards the listed [`ReadOps`](crate::engine::ReadOps) methods (`range`, `len`,
+/// `list_tables`, `table_stats`) unchanged to the wrapped transaction's `self.inner.reads()`,
+/// inside a layer's `impl ReadOps` for its transactions.
+macro_rules! forward_reads {
+    ($($method:ident),* $(,)?) => {
+        $( $crate::layers::forward_reads!(@one $method); )*
+    };
+    (@one range) => {
+        fn range(
+            &self,
+            table: &str,
+            range: &$crate::engine::KeyRange<'_>,
+            visit: &mut $crate::engine::Visit<'_>,
+        ) -> $crate::error::Result<()> {
+            self.inner.reads().range(table, range, visit)
+        }
+    };
+    (@one len) => {
+        fn len(&self, table: &str) -> $crate::error::Result<u64> {
+            self.inner.reads().len(table)
+        }
+    };
+    (@one list_tables) => {
+        fn list_tables(&self) -> $crate::error::Result<Vec<String>> {
+            self.inner.reads().list_tables()
+        }
+    };
+    (@one table_stats) => {
+        fn table_stats(&self, table: &str) -> $crate::error::Result<$crate::engine::TableStats> {
+            self.inner.reads().table_stats(table)
+        }
+    };
+}
+use forward_reads;
+
 // Each layer's module documents its design and stored form; its types are re-exported here.
 pub mod cache;
 #[cfg(feature = "compression")]

@@ -12,8 +12,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::engine::{
-    Engine, Found, KeyRange, ReadBody, ReadOps, ReadTxn, TableStats, Visit, WriteBody,
-    WriteOptions, WriteTxn,
+    Engine, Found, KeyRange, ReadBody, ReadOps, ReadTxn, Visit, WriteBody, WriteOptions, WriteTxn,
 };
 use crate::error::Result;
 
@@ -135,17 +134,7 @@ impl<I: InnerReads, T: std::ops::Deref<Target = X>, X: ValueTransform> ReadOps
         })
     }
 
-    fn len(&self, table: &str) -> Result<u64> {
-        self.inner.reads().len(table)
-    }
-
-    fn list_tables(&self) -> Result<Vec<String>> {
-        self.inner.reads().list_tables()
-    }
-
-    fn table_stats(&self, table: &str) -> Result<TableStats> {
-        self.inner.reads().table_stats(table)
-    }
+    super::forward_reads!(len, list_tables, table_stats);
 }
 
 impl<I: InnerReads + Send, T: std::ops::Deref<Target = X> + Send, X: ValueTransform> ReadTxn
