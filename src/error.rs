@@ -680,6 +680,40 @@ pub enum Error {
         problem: String,
     },
 
+    /// A write would give a unique index ([`crate::index`]) a key another row already holds.
+    /// The write was refused before anything of it was written: in its own transaction
+    /// nothing changed; in a transaction of yours, return the error to roll the rest back, or
+    /// go on without this write.
+    #[error(
+        "unique index `{index}` of table `{table}` already holds key {key} (for row {holder}); \
+         nothing was written: change the key, or update or delete that row first"
+    )]
+    UniqueViolation {
+        /// The indexed table.
+        table: String,
+        /// The unique index.
+        index: String,
+        /// The index key, decoded for display.
+        key: String,
+        /// The encoded primary key of the row holding it.
+        holder: KeyBytes,
+    },
+
+    /// A secondary index cannot be used as asked: not defined in this process while the
+    /// catalog records it (writes are refused), defined differently, inconsistent with its
+    /// table, or misnamed. `kind` says which; the message says what to do.
+    #[error("index `{index}` of table `{table}`: {problem}")]
+    Index {
+        /// The indexed table.
+        table: String,
+        /// The index.
+        index: String,
+        /// What is wrong, to match on.
+        kind: IndexErrorKind,
+        /// What happened, and what to do.
+        problem: String,
+    },
+
     /// A caller's closure (a scan body, a fold step) returned an error of its own, wrapped
     /// with [`Error::callback`]. The scan stopped there.
     #[error("callback failed: {source}")]
@@ -804,6 +838,8 @@ impl Error {
             | Error::Catalog { table, .. }
             | Error::ForeignTransaction { table }
             | Error::Migration { table, .. }
+            | Error::UniqueViolation { table, .. }
+            | Error::Index { table, .. }
             | Error::Layer { table, .. } => Some(table),
             Error::InvalidTableName { name, .. } => Some(name),
             Error::Copy { table, .. } => table.as_deref(),
@@ -816,6 +852,21 @@ impl Error {
 
     /// Names `table` on an engine error that has none yet (engines report the table where they
     /// know it; the typed layer fills it in where they do not).
+    /// An [`Error::Index`].
+    pub(crate) fn index(
+        table: &str,
+        index: &str,
+        kind: IndexErrorKind,
+        problem: impl Into<String>,
+    ) -> Self {
+        Error::Index {
+            table: table.to_owned(),
+            index: index.to_owned(),
+            kind,
+            problem: problem.into(),
+        }
+    }
+
     pub(crate) fn on_table(mut self, name: &str) -> Self {
         if let Error::Engine { table, .. } = &mut self
             && table.is_none()
@@ -824,6 +875,23 @@ impl Error {
         }
         self
     }
+}
+
+/// What is wrong with a secondary index ([`Error::Index`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IndexErrorKind {
+    /// The catalog records the index but this process has not defined it: writes to its
+    /// table are refused until it is defined (or dropped).
+    NotDefined,
+    /// The index is recorded with another key type or uniqueness than it is being defined
+    /// with.
+    Mismatch,
+    /// An entry points to a row that does not exist (the index was written around
+    /// zerotable): rebuild it.
+    Inconsistent,
+    /// The index name breaks the naming rule (that of table names).
+    InvalidName,
 }
 
 /// What a layer found wrong with a stored value ([`Error::Layer`]).

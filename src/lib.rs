@@ -75,6 +75,7 @@ pub mod copy;
 pub mod engine;
 pub mod engines;
 pub mod error;
+pub mod index;
 pub mod layers;
 pub mod migrate;
 pub mod scan;
@@ -87,6 +88,7 @@ mod table;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod txn;
+pub mod watch;
 
 pub use catalog::{
     CATALOG_TABLE, MAX_TABLE_NAME_LEN, TableOptions, TableRecord, validate_table_name,
@@ -114,14 +116,16 @@ pub use engines::{RocksDbEngine, RocksDbOptions};
 #[cfg(feature = "sqlite")]
 pub use engines::{SqliteEngine, SqliteOptions};
 pub use error::{
-    CopyErrorKind, EngineError, EngineErrorKind, Error, Handles, Holder, LayerErrorKind, Operation,
-    Result,
+    CopyErrorKind, EngineError, EngineErrorKind, Error, Handles, Holder, IndexErrorKind,
+    LayerErrorKind, Operation, Result,
 };
+pub use index::{Index, IndexCheck, IndexOptions, IndexProgress, IndexRecord, IndexScanner};
 pub use migrate::MigrationReport;
 pub use scan::{Scanner, Values};
 pub use storage::{FlatBuffersTable, RawTable, RkyvBytesTable, RkyvTable, Storage};
 pub use table::Table;
 pub use txn::{Reader, Snapshot, WriteTx};
+pub use watch::{Change, ChangeKind, Event, Events, SubscribeOptions, SubscriptionGuard};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

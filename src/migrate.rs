@@ -60,6 +60,7 @@ use crate::engine::{Durability, KeyRange, WriteOptions, WriteTxn};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 use crate::table::Table;
+use crate::txn::run_read;
 
 /// Bytes of new rows per transaction while migrating.
 const BATCH_BYTES: usize = 8 << 20;
@@ -129,6 +130,21 @@ impl Storage {
                 problem: "no such table (it has no catalog record)".to_owned(),
             });
         };
+        // Index keys are computed from the old type: the indexes go first.
+        let indexes = run_read(&**self.engine(), |reader| {
+            crate::index::records_of(reader, name)
+        })?;
+        if let Some(index) = indexes.first() {
+            return Err(Error::Migration {
+                table: name.to_owned(),
+                problem: format!(
+                    "it has indexes (`{}`{}); drop them (Storage::drop_index), migrate, then \
+                     define them again on the new type (they are built then)",
+                    index.name,
+                    if indexes.len() > 1 { " and others" } else { "" }
+                ),
+            });
+        }
         // Checks that the table is of the old type, and finds where its rows are.
         let old_table = self.table_with::<K, Old, SO>(name, old_serializer, old_options)?;
         let current = old_table.stored.to_string();
@@ -148,7 +164,7 @@ impl Storage {
         let target = new_location(name, record.version, &current);
         record.stored = Some(target.clone());
         let new_table: Table<K, New, SN> =
-            Table::new(Arc::clone(self.engine()), name, &target, new_serializer);
+            Table::new(Arc::clone(self.engine()), name, &target, new_serializer)?;
         let engine = &**self.engine();
         let admin = engine.capabilities().table_admin;
 
@@ -209,10 +225,15 @@ impl Storage {
                 if catalog::record_in(txn, name)?.as_ref() != Some(&old_record) {
                     return Err(changed(name, "its catalog record changed meanwhile"));
                 }
+                if !crate::index::records_of(txn, name)?.is_empty() {
+                    return Err(changed(name, "an index was defined on it meanwhile"));
+                }
                 catalog::put_record(txn, name, &record)?;
                 empty(txn, &current, admin)
             })
             .map_err(|e| e.on_table(name))?;
+        // Its subscribers watched values of the old type: tell them the rows were replaced.
+        crate::watch::table_dropped(&new_table.hooks);
         Ok(MigrationReport {
             rows: read.rows,
             old_bytes: read.value_bytes,

@@ -15,6 +15,7 @@ use crate::engine::{Capabilities, Engine, Integrity, KeyRange, TableStats, Write
 use crate::engines::{MemoryEngine, RedbEngine};
 use crate::error::{Error, Handles, Result};
 use crate::table::Table;
+use crate::table::hooks::Registry;
 use crate::txn::{Snapshot, WriteTx, engine_id, run_read, run_write};
 
 /// A table of rkyv-serialized `V` values.
@@ -70,6 +71,8 @@ pub struct Storage {
     /// Shared by this `Storage` and its clones only (tables hold `engine`), so that the handles
     /// can be told apart: see [`Storage::handles`].
     storages: Arc<()>,
+    /// The indexes and subscribers of the engine's tables, kept while a storage is.
+    registry: Arc<Registry>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -172,9 +175,15 @@ impl Storage {
     /// ```
     pub fn from_arc(engine: Arc<dyn Engine>) -> Self {
         Storage {
+            registry: Registry::of(&engine),
             engine,
             storages: Arc::new(()),
         }
+    }
+
+    /// The indexes and subscribers of the engine's tables.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// How many handles keep this database open in this process, this one included: this
@@ -340,12 +349,7 @@ impl Storage {
         let stored = catalog::register(&*self.engine, name, &record, &legacy)
             .map_err(|e| e.on_table(name))?;
         let stored = stored.as_deref().unwrap_or(name);
-        Ok(Table::new(
-            Arc::clone(&self.engine),
-            name,
-            stored,
-            serializer,
-        ))
+        Table::new(Arc::clone(&self.engine), name, stored, serializer)
     }
 
     /// A table of owned `V` values serialized with rkyv; reads see `&Archived<V>`, validated.
@@ -474,9 +478,17 @@ impl Storage {
         body: impl FnOnce(&WriteTx<'_>) -> Result<R>,
     ) -> Result<R> {
         let origin = engine_id(&self.engine);
-        run_write(&*self.engine, options, |txn| {
-            body(&WriteTx::lent(txn, origin))
-        })
+        let mut outbox = None;
+        let out = run_write(&*self.engine, options, |txn| {
+            let tx = WriteTx::lent(txn, origin);
+            let out = body(&tx)?;
+            outbox = Some(tx.seal());
+            Ok(out)
+        })?;
+        if let Some(outbox) = outbox {
+            outbox.deliver();
+        }
+        Ok(out)
     }
 
     /// [`write`](Self::write), run again when it loses to a concurrent transaction: for
@@ -664,9 +676,17 @@ impl Storage {
     pub fn drop_table(&self, name: &str) -> Result<bool> {
         validate_table_name(name)?;
         let native = self.capabilities().table_admin;
-        run_write(&*self.engine, WriteOptions::DEFAULT, |txn| {
+        let hooks = self.registry.existing(name);
+        let dropped = run_write(&*self.engine, WriteOptions::DEFAULT, |txn| {
             let stored = catalog::stored_table_in(txn, name)?;
             let recorded = catalog::forget(txn, name)?;
+            crate::index::drop_all_in(txn, name, native)?;
+            if let Some(hooks) = &hooks {
+                hooks.change(|state| {
+                    state.indexes.clear();
+                    state.undefined.clear();
+                });
+            }
             let existed = if native {
                 txn.drop_table(&stored)?
             } else {
@@ -674,7 +694,11 @@ impl Storage {
             };
             Ok(recorded || existed)
         })
-        .map_err(|e| e.on_table(name))
+        .map_err(|e| e.on_table(name))?;
+        if let Some(hooks) = &hooks {
+            crate::watch::table_dropped(hooks);
+        }
+        Ok(dropped)
     }
 
     /// Entry count and stored bytes of table `name` (capability

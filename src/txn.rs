@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use crate::engine::{Engine, ReadOps, ReadTxn, WriteOptions, WriteTxn};
 use crate::error::{EngineErrorKind, Error, Operation, Result};
+use crate::watch::{Outbox, Pending};
 
 /// A write transaction across any number of tables.
 ///
@@ -52,6 +53,8 @@ pub struct WriteTx<'a> {
     txn: Txn<'a>,
     /// Which engine it belongs to ([`engine_id`]).
     origin: usize,
+    /// Change events of its writes, delivered once it commits.
+    events: Pending,
 }
 
 /// Who ends the transaction: the `WriteTx` itself, or the `Storage::write` call lending it.
@@ -65,6 +68,7 @@ impl<'a> WriteTx<'a> {
         WriteTx {
             txn: Txn::Owned(txn),
             origin,
+            events: Pending::default(),
         }
     }
 
@@ -72,7 +76,21 @@ impl<'a> WriteTx<'a> {
         WriteTx {
             txn: Txn::Lent(txn),
             origin,
+            events: Pending::default(),
         }
+    }
+
+    /// The engine transaction and the event queue, as the typed write path takes them.
+    pub(crate) fn tx(&self) -> Tx<'_> {
+        Tx {
+            txn: self.engine_txn(),
+            events: &self.events,
+        }
+    }
+
+    /// Called by the lender of a lent transaction just before committing it.
+    pub(crate) fn seal(&self) -> Outbox {
+        self.events.seal()
     }
 
     /// Commits every write atomically.
@@ -88,7 +106,12 @@ impl<'a> WriteTx<'a> {
     /// ```
     pub fn commit(self) -> Result<()> {
         match self.txn {
-            Txn::Owned(txn) => txn.commit(),
+            Txn::Owned(txn) => {
+                let outbox = self.events.seal();
+                txn.commit()?;
+                outbox.deliver();
+                Ok(())
+            }
             // A lent transaction is handed out as `&WriteTx` inside `Storage::write`, which
             // commits it when the closure returns; nothing can move it out to reach this.
             Txn::Lent(_) => Err(Error::engine_failure(
@@ -281,6 +304,37 @@ pub(crate) fn run_read<R>(
         Ok(())
     })?;
     out.ok_or_else(|| body_not_run(Operation::BeginRead))
+}
+
+/// A write transaction as the typed write path sees it: the engine's, and the queue of the
+/// change events its writes cause.
+#[derive(Clone, Copy)]
+pub(crate) struct Tx<'t> {
+    pub(crate) txn: &'t dyn WriteTxn,
+    pub(crate) events: &'t Pending,
+}
+
+/// Runs `op` in one engine write transaction, committed if it returns `Ok`; the change events
+/// of its writes are delivered after the commit.
+pub(crate) fn run_write_tx<R>(
+    engine: &dyn Engine,
+    options: WriteOptions,
+    op: impl FnOnce(Tx<'_>) -> Result<R>,
+) -> Result<R> {
+    let events = Pending::default();
+    let mut outbox = None;
+    let out = run_write(engine, options, |txn| {
+        let out = op(Tx {
+            txn,
+            events: &events,
+        })?;
+        outbox = Some(events.seal());
+        Ok(out)
+    })?;
+    if let Some(outbox) = outbox {
+        outbox.deliver();
+    }
+    Ok(out)
 }
 
 /// Runs `op` in one engine write transaction, committed if it returns `Ok`.

@@ -8,7 +8,7 @@ mod view;
 
 use std::ops::ControlFlow;
 
-use self::bounds::Bounds;
+pub(crate) use self::bounds::Bounds;
 pub use self::values::Values;
 use self::view::{Checked, Unchecked, ViewUnchecked, ViewValue, view_unchecked};
 use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyBounds};

@@ -5,6 +5,7 @@
 //! - `write.rs`: every typed write, all through one function, [`Table::write_row`];
 //! - [`scan`](crate::scan): ordered scans.
 
+pub(crate) mod hooks;
 mod write;
 
 use std::fmt;
@@ -16,6 +17,7 @@ use crate::codec::value::{DecodeUnchecked, EncodeError, ValueSerializer};
 use crate::engine::{Engine, Found, ReadOps, TableStats};
 use crate::error::{BoxError, Error, KeyBytes, Result};
 use crate::txn::{Reader, Via, engine_id};
+use hooks::{Registry, TableHooks};
 
 /// A named table of `K` keys and `V` values stored with serializer `S`.
 ///
@@ -32,6 +34,10 @@ pub struct Table<K, V: ?Sized, S> {
     /// The engine table holding the rows: `name`, or the table a migration wrote.
     pub(crate) stored: Arc<str>,
     pub(crate) serializer: S,
+    /// The indexes and subscribers shared by every handle of the table in this process.
+    pub(crate) hooks: Arc<TableHooks>,
+    /// Keeps the engine's registry (and with it the table's hooks) alive while the handle is.
+    registry: Arc<Registry>,
     // `fn(&K, &V)` keeps the table `Send + Sync` whatever `K` and `V` are: it stores none.
     types: PhantomData<fn(&K, &V)>,
 }
@@ -43,6 +49,8 @@ impl<K, V: ?Sized, S: Clone> Clone for Table<K, V, S> {
             name: Arc::clone(&self.name),
             stored: Arc::clone(&self.stored),
             serializer: self.serializer.clone(),
+            hooks: Arc::clone(&self.hooks),
+            registry: Arc::clone(&self.registry),
             types: PhantomData,
         }
     }
@@ -65,15 +73,27 @@ where
     S: ValueSerializer<V>,
 {
     /// A handle on table `name` whose rows are in engine table `stored` (checked and
-    /// registered by [`Storage::table_with`](crate::Storage::table_with)).
-    pub(crate) fn new(engine: Arc<dyn Engine>, name: &str, stored: &str, serializer: S) -> Self {
-        Table {
+    /// registered by [`Storage::table_with`](crate::Storage::table_with)), sharing the hooks
+    /// of every other handle of it.
+    pub(crate) fn new(
+        engine: Arc<dyn Engine>,
+        name: &str,
+        stored: &str,
+        serializer: S,
+    ) -> Result<Self> {
+        let registry = Registry::of(&engine);
+        let hooks = registry.table(name, || {
+            crate::txn::run_read(&*engine, |reader| crate::index::records_of(reader, name))
+        })?;
+        Ok(Table {
             engine,
             name: name.into(),
             stored: stored.into(),
             serializer,
+            hooks,
+            registry,
             types: PhantomData,
-        }
+        })
     }
 
     /// The table's name.

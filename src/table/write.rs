@@ -3,14 +3,14 @@
 //! [`Table::write_row`]. Secondary indexes, change events and metrics hook in there.
 
 use super::Table;
+use super::hooks::HookState;
 use crate::codec::key::{FromKeyBytes, IntoKeyBytes, KeyArena, KeyLike};
 use crate::codec::value::{ValueLike, ValueSerializer};
 use crate::engine::{WriteOptions, WriteTxn};
 use crate::error::{EngineErrorKind, Error, Operation, Result};
-use crate::txn::{WriteTx, run_write};
-
-/// What [`Table::write_row`] hands the value a key holds before a write, when asked.
-pub(crate) type OldValue<'a> = dyn FnMut(Option<&[u8]>) -> Result<()> + 'a;
+use crate::index::maintain as index;
+use crate::txn::{Tx, WriteTx, run_write_tx};
+use crate::watch::ChangeKind;
 
 impl<K, V, S> Table<K, V, S>
 where
@@ -19,27 +19,24 @@ where
     S: ValueSerializer<V>,
 {
     /// The one path by which typed writes reach the engine: stores `value` under the encoded
-    /// `key` of this table in `txn`, or removes the key when `value` is `None`. Returns whether
+    /// `key` of this table in `tx`, or removes the key when `value` is `None`. Returns whether
     /// a value is stored afterwards (a put) or whether one was removed (a delete).
     ///
-    /// Everything that must see every write hooks in here: it sees the table, the encoded key
-    /// and the new value bytes, inside the transaction, and anything it writes commits or rolls
-    /// back with it. When asked (`old` given) it first hands `old` the value the key holds
-    /// before the write (`None`: absent), read in the same transaction — what index
-    /// maintenance and change events need; plain writes do not pay for that read.
-    pub(crate) fn write_row(
-        &self,
-        txn: &dyn WriteTxn,
-        key: &[u8],
-        value: Option<&[u8]>,
-        old: Option<&mut OldValue<'_>>,
-    ) -> Result<bool> {
-        if let Some(old) = old {
-            let found = self.read_row(txn, key, |bytes| old(Some(bytes)))?;
-            if found.is_none() {
-                old(None)?;
-            }
+    /// Everything that must see every write hooks in here, inside the transaction, so that it
+    /// commits or rolls back with the write: the table's secondary indexes (kept in step:
+    /// [`crate::index`]) and its change subscribers (events queued in `tx`, delivered after
+    /// the commit: [`crate::watch`]). A table with neither pays one atomic load.
+    #[inline]
+    pub(crate) fn write_row(&self, tx: Tx<'_>, key: &[u8], value: Option<&[u8]>) -> Result<bool> {
+        match self.hooks.active() {
+            None => self.store(tx.txn, key, value),
+            Some(hooks) => self.write_hooked(tx, &hooks, key, value),
         }
+    }
+
+    /// Writes to the engine, errors naming the table.
+    #[inline]
+    fn store(&self, txn: &dyn WriteTxn, key: &[u8], value: Option<&[u8]>) -> Result<bool> {
         let written = match value {
             Some(bytes) => txn.put(&self.stored, key, bytes).map(|()| true),
             None => txn.delete(&self.stored, key),
@@ -47,22 +44,84 @@ where
         written.map_err(|e| e.on_table(&self.name))
     }
 
-    /// The engine transaction behind `tx`, if `tx` belongs to this table's storage.
-    fn txn_of<'t>(&self, tx: &'t WriteTx<'_>) -> Result<&'t dyn WriteTxn> {
+    /// [`write_row`](Self::write_row) for a table with indexes or subscribers.
+    fn write_hooked(
+        &self,
+        tx: Tx<'_>,
+        hooks: &HookState,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<bool> {
+        if let Some(undefined) = hooks.undefined.first() {
+            return Err(crate::index::not_defined(undefined));
+        }
+        let indexes = &hooks.indexes;
+        let watched = hooks.subscribers.iter().any(|s| s.watches(key));
+        // The row as it is: whether it exists, and its index keys (unknown if it is damaged).
+        let mut existed = false;
+        let mut old = vec![None; indexes.len()];
+        let mut damaged = false;
+        if !indexes.is_empty() || watched {
+            self.read_row(tx.txn, key, |bytes| {
+                existed = true;
+                match index::keys_of(indexes, key, Some(bytes)) {
+                    Ok(keys) => old = keys,
+                    Err(Error::CorruptValue { .. }) => damaged = true,
+                    Err(other) => return Err(other),
+                }
+                Ok(())
+            })?;
+        }
+        if value.is_none() && !existed && (!indexes.is_empty() || watched) {
+            return Ok(false); // nothing to remove, nothing changes
+        }
+        let new = index::keys_of(indexes, key, value)?;
+        index::check_unique(tx.txn, indexes, key, &old, &new)
+            .map_err(|e| e.on_table(&self.name))?;
+        let written = self.store(tx.txn, key, value)?;
+        if damaged {
+            for index in indexes {
+                index::remove_entries_of(tx.txn, &**index, key)?;
+            }
+            old = vec![None; indexes.len()];
+        }
+        index::update_entries(tx.txn, indexes, key, &old, &new)
+            .map_err(|e| e.on_table(&self.name))?;
+        if watched {
+            let kind = match (existed, value) {
+                (_, None) => ChangeKind::Delete,
+                (true, Some(_)) => ChangeKind::Update,
+                (false, Some(_)) => ChangeKind::Insert,
+            };
+            let hooks_of_table = &self.hooks;
+            tx.events.record(
+                hooks_of_table,
+                &hooks.subscribers,
+                &self.name,
+                key,
+                kind,
+                value,
+            );
+        }
+        Ok(written)
+    }
+
+    /// The transaction behind `tx`, if `tx` belongs to this table's storage.
+    fn txn_of<'t>(&self, tx: &'t WriteTx<'_>) -> Result<Tx<'t>> {
         self.check_origin(tx.origin())?;
-        Ok(tx.engine_txn())
+        Ok(tx.tx())
     }
 
     /// Runs `op` in a transaction of its own, committed if it returns `Ok`.
-    fn auto_commit<R>(&self, op: impl FnOnce(&dyn WriteTxn) -> Result<R>) -> Result<R> {
-        run_write(&*self.engine, WriteOptions::DEFAULT, op).map_err(|e| e.on_table(&self.name))
+    fn auto_commit<R>(&self, op: impl FnOnce(Tx<'_>) -> Result<R>) -> Result<R> {
+        run_write_tx(&*self.engine, WriteOptions::DEFAULT, op).map_err(|e| e.on_table(&self.name))
     }
 
     /// Encodes `value` and writes it under the encoded `key` through [`write_row`](Self::write_row).
-    fn put_encoded(&self, txn: &dyn WriteTxn, key: &[u8], value: &V) -> Result<()> {
+    fn put_encoded(&self, tx: Tx<'_>, key: &[u8], value: &V) -> Result<()> {
         let mut scratch = S::Scratch::default();
         let bytes = self.encode(value, &mut scratch)?;
-        self.write_row(txn, key, Some(bytes), None).map(|_| ())
+        self.write_row(tx, key, Some(bytes)).map(|_| ())
     }
 
     /// Stores `value` under `key`, replacing any previous value, in its own transaction.
@@ -81,7 +140,7 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        self.auto_commit(|txn| self.put_encoded(txn, key, value))
+        self.auto_commit(|tx| self.put_encoded(tx, key, value))
     }
 
     /// [`put`](Self::put) within a write transaction.
@@ -120,7 +179,7 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        self.auto_commit(|txn| self.write_row(txn, key, None, None))
+        self.auto_commit(|tx| self.write_row(tx, key, None))
     }
 
     /// [`delete`](Self::delete) within a write transaction.
@@ -138,7 +197,7 @@ where
         Q: KeyLike<K> + ?Sized,
     {
         let mut arena = KeyArena::new();
-        self.write_row(self.txn_of(tx)?, key.key_bytes(&mut arena), None, None)
+        self.write_row(self.txn_of(tx)?, key.key_bytes(&mut arena), None)
     }
 
     /// Stores every `(key, value)` pair in one atomic transaction: all of them or, if any value
@@ -158,7 +217,7 @@ where
         Q: KeyLike<K>,
         B: ValueLike<V>,
     {
-        self.auto_commit(|txn| self.put_batch_to(txn, items))
+        self.auto_commit(|tx| self.put_batch_to(tx, items))
     }
 
     /// [`put_batch`](Self::put_batch) within a write transaction.
@@ -179,7 +238,7 @@ where
         self.put_batch_to(self.txn_of(tx)?, items)
     }
 
-    fn put_batch_to<I, Q, B>(&self, txn: &dyn WriteTxn, items: I) -> Result<()>
+    fn put_batch_to<I, Q, B>(&self, tx: Tx<'_>, items: I) -> Result<()>
     where
         I: IntoIterator<Item = (Q, B)>,
         Q: KeyLike<K>,
@@ -189,7 +248,7 @@ where
         let mut scratch = S::Scratch::default();
         for (key, value) in items {
             let bytes = self.encode(value.as_value(), &mut scratch)?;
-            self.write_row(txn, key.key_bytes(&mut arena), Some(bytes), None)?;
+            self.write_row(tx, key.key_bytes(&mut arena), Some(bytes))?;
         }
         Ok(())
     }
@@ -219,7 +278,7 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        self.auto_commit(|txn| self.update_to(txn, key, change))
+        self.auto_commit(|tx| self.update_to(tx, key, change))
     }
 
     /// [`update`](Self::update) within a write transaction.
@@ -245,13 +304,13 @@ where
         self.update_to(self.txn_of(tx)?, key.key_bytes(&mut arena), change)
     }
 
-    fn update_to<F, B>(&self, txn: &dyn WriteTxn, key: &[u8], change: F) -> Result<bool>
+    fn update_to<F, B>(&self, tx: Tx<'_>, key: &[u8], change: F) -> Result<bool>
     where
         F: FnOnce(Option<S::Output<'_>>) -> Option<B>,
         B: ValueLike<V>,
     {
         let mut change = Some(change);
-        let decided = self.read_row(txn, key, |bytes| {
+        let decided = self.read_row(tx.txn, key, |bytes| {
             let current = self.decode(key, bytes)?;
             Ok(change.take().and_then(|change| change(Some(current))))
         })?;
@@ -262,11 +321,11 @@ where
         };
         match replacement {
             Some(value) => {
-                self.put_encoded(txn, key, value.as_value())?;
+                self.put_encoded(tx, key, value.as_value())?;
                 Ok(true)
             }
             None => {
-                self.write_row(txn, key, None, None)?;
+                self.write_row(tx, key, None)?;
                 Ok(false)
             }
         }
@@ -294,7 +353,7 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        self.auto_commit(|txn| self.compare_and_swap_to(txn, key, expected, new))
+        self.auto_commit(|tx| self.compare_and_swap_to(tx, key, expected, new))
     }
 
     /// [`compare_and_swap`](Self::compare_and_swap) within a write transaction.
@@ -322,7 +381,7 @@ where
 
     fn compare_and_swap_to(
         &self,
-        txn: &dyn WriteTxn,
+        tx: Tx<'_>,
         key: &[u8],
         expected: Option<&V>,
         new: Option<&V>,
@@ -336,10 +395,10 @@ where
             .map(|value| self.encode(value, &mut new_scratch))
             .transpose()?;
         let current_matches = self
-            .read_row(txn, key, |current| Ok(Some(current) == expected))?
+            .read_row(tx.txn, key, |current| Ok(Some(current) == expected))?
             .unwrap_or(expected.is_none());
         if current_matches {
-            self.write_row(txn, key, new, None)?;
+            self.write_row(tx, key, new)?;
         }
         Ok(current_matches)
     }
@@ -363,7 +422,7 @@ where
     {
         let mut arena = KeyArena::new();
         let key = key.key_bytes(&mut arena);
-        self.auto_commit(|txn| self.get_or_insert_to(txn, key, make, read))
+        self.auto_commit(|tx| self.get_or_insert_to(tx, key, make, read))
     }
 
     /// [`get_or_insert`](Self::get_or_insert) within a write transaction.
@@ -392,22 +451,16 @@ where
         self.get_or_insert_to(self.txn_of(tx)?, key.key_bytes(&mut arena), make, read)
     }
 
-    fn get_or_insert_to<M, B, F, R>(
-        &self,
-        txn: &dyn WriteTxn,
-        key: &[u8],
-        make: M,
-        read: F,
-    ) -> Result<R>
+    fn get_or_insert_to<M, B, F, R>(&self, tx: Tx<'_>, key: &[u8], make: M, read: F) -> Result<R>
     where
         M: FnOnce() -> B,
         B: ValueLike<V>,
         F: FnOnce(S::Output<'_>) -> R,
     {
-        if self.read_row(txn, key, |_| Ok(()))?.is_none() {
-            self.put_encoded(txn, key, make().as_value())?;
+        if self.read_row(tx.txn, key, |_| Ok(()))?.is_none() {
+            self.put_encoded(tx, key, make().as_value())?;
         }
-        let result = self.read_row(txn, key, |bytes| self.decode(key, bytes).map(read))?;
+        let result = self.read_row(tx.txn, key, |bytes| self.decode(key, bytes).map(read))?;
         // The key was just found or written in this transaction; an engine that lost it is
         // reported, not trusted.
         result.ok_or_else(|| {
@@ -418,38 +471,5 @@ where
                 "value vanished within its transaction (a broken Engine implementation)",
             )
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::Storage;
-    use crate::engine::WriteOptions;
-    use crate::txn::run_write;
-
-    /// Asked for the old value, the write path hands over what the key held before the write
-    /// (absent, then the first value, then the second), read in the same transaction.
-    #[test]
-    fn the_write_path_hands_over_the_old_value_when_asked() {
-        let storage = Storage::in_memory();
-        let table = storage.raw_table::<u8>("t").unwrap();
-        let mut seen: Vec<Option<Vec<u8>>> = Vec::new();
-        run_write(&**storage.engine(), WriteOptions::DEFAULT, |txn| {
-            for value in [Some(&b"one"[..]), Some(b"two"), None] {
-                table.write_row(
-                    txn,
-                    &[1],
-                    value,
-                    Some(&mut |old: Option<&[u8]>| {
-                        seen.push(old.map(<[u8]>::to_vec));
-                        Ok(())
-                    }),
-                )?;
-            }
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(seen, [None, Some(b"one".to_vec()), Some(b"two".to_vec())]);
-        assert_eq!(table.len().unwrap(), 0);
     }
 }

@@ -101,6 +101,22 @@ impl KeyType {
         }
     }
 
+    /// Decodes a key's part encoding (the form it takes inside a tuple, or at the front of an
+    /// index entry) from the front of `input`, advancing `input` past it.
+    ///
+    /// ```
+    /// use zerotable::{IntoKeyBytes, KeyArena, KeyType};
+    /// let mut arena = KeyArena::new();
+    /// "ada".write_key_part(&mut arena);
+    /// arena.extend_from_slice(&[7]);
+    /// let mut input = arena.as_slice();
+    /// assert_eq!(KeyType::String.decode_leading_part(&mut input).unwrap().to_string(), r#""ada""#);
+    /// assert_eq!(input, [7]);
+    /// ```
+    pub fn decode_leading_part(&self, input: &mut &[u8]) -> Result<KeyValue, KeyDecodeError> {
+        self.decode_part(input)
+    }
+
     /// Decodes one self-delimiting part from the front of `input`.
     fn decode_part(&self, input: &mut &[u8]) -> Result<KeyValue, KeyDecodeError> {
         fn unsigned<const N: usize>(
