@@ -10,6 +10,8 @@
 //! | `tables.rs` | table administration (or its typed `Unsupported` answer) |
 //! | `durability.rs` | flush, compaction, size, integrity (or `Unsupported`), reopening |
 //! | `typed.rs` | typed tables, the catalog, the typed transaction API |
+//! | `indexes.rs` | secondary indexes kept by every write, unique keys, builds, reopening |
+//! | `watch.rs` | change subscriptions: after commit, in order, filters, lag, unsubscribing |
 //! | `model/` | random operation sequences against an ordered-map model, with shrinking |
 //!
 //! A [`Harness`] tells the suite how to make a fresh engine, how to reopen it (for persistent
@@ -33,6 +35,7 @@
 
 pub mod basic;
 pub mod durability;
+pub mod indexes;
 mod layered;
 pub mod model;
 pub mod ranges;
@@ -40,6 +43,7 @@ pub mod snapshots;
 mod support;
 pub mod tables;
 pub mod typed;
+pub mod watch;
 pub mod write_txn;
 
 use std::any::Any;
@@ -373,6 +377,8 @@ pub const SUITES: &[(&str, &[Check])] = &[
     ("tables", tables::CHECKS),
     ("durability", durability::CHECKS),
     ("typed", typed::CHECKS),
+    ("indexes", indexes::CHECKS),
+    ("watch", watch::CHECKS),
     ("model", model::CHECKS),
 ];
 
@@ -426,7 +432,7 @@ pub fn run_capability_claims(harness: &dyn Harness) {
 macro_rules! conformance_suite {
     ($name:ident, $harness:expr) => {
         $crate::conformance_suite!(@files $name, $harness;
-            basic, ranges, snapshots, write_txn, tables, durability, typed, model);
+            basic, ranges, snapshots, write_txn, tables, durability, typed, indexes, watch, model);
     };
     (@files $name:ident, $harness:expr; $($file:ident),+) => {
         mod $name {

@@ -27,6 +27,10 @@
 //!   (nothing committed may be lost, even commits made without durability: the engine is closed
 //!   cleanly); on other engines a full comparison without reopening.
 //!
+//! Both tables carry secondary indexes (`bytes` by length, `rows` by a field and by a tuple of
+//! two), defined again after every reopen: after every operation each must equal its
+//! recomputation from its table ([`Index::verify`](crate::Index::verify)).
+//!
 //! After every operation both lengths are checked; every few operations, after a reopen and at
 //! the end, full scans both ways, plus the raw entries read through the engine in the run's
 //! [`Mode`].
@@ -196,10 +200,12 @@ fn run_sequence(f: &Fixture, ops: &[ops::Op]) {
         if let ops::Op::Reopen { flush } = op {
             world = reopen(f, world, *flush);
             check_all(f, &world, &model, &step);
+            world.check_indexes(&step);
             continue;
         }
         run::run_op(&world, &mut model, op);
         check_lens(&world, &model, &step);
+        world.check_indexes(&step);
         if i % 5 == 4 {
             check_all(f, &world, &model, &step);
         }

@@ -111,18 +111,52 @@ pub(super) struct World {
     pub(super) storage: Storage,
     pub(super) bytes: TableOf<Bytes>,
     pub(super) rows: TableOf<Rows>,
+    /// Indexes every write must keep: `bytes` by length (empty values left out), `rows` by
+    /// `v` (multiples of 3 left out) and by `(s, v)`.
+    indexes: Vec<Box<dyn Fn() -> crate::Result<crate::index::IndexCheck>>>,
 }
 
 impl World {
     /// The two tables, opened (and recorded in the catalog if new).
     pub(super) fn open(f: &Fixture) -> Self {
         let storage = f.storage();
+        let bytes = storage.raw_table::<u16>("bytes").expect("open table bytes");
+        let rows = storage
+            .rkyv_table::<RowKey, Row>("rows")
+            .expect("open table rows");
+        let by_len = bytes
+            .index("by_len", |v: &[u8]| {
+                (!v.is_empty()).then_some(v.len() as u32)
+            })
+            .expect("index bytes.by_len");
+        let by_v = rows
+            .index("by_v", |r: &ArchivedRow| {
+                let v = r.v.to_native();
+                (v % 3 != 0).then_some(v)
+            })
+            .expect("index rows.by_v");
+        let by_s = rows
+            .index("by_s", |r: &ArchivedRow| {
+                Some((r.s.as_str().to_owned(), r.v.to_native()))
+            })
+            .expect("index rows.by_s");
         World {
-            bytes: storage.raw_table::<u16>("bytes").expect("open table bytes"),
-            rows: storage
-                .rkyv_table::<RowKey, Row>("rows")
-                .expect("open table rows"),
+            indexes: vec![
+                Box::new(move || by_len.verify()),
+                Box::new(move || by_v.verify()),
+                Box::new(move || by_s.verify()),
+            ],
+            bytes,
+            rows,
             storage,
+        }
+    }
+
+    /// Every index equals its recomputation from its table.
+    pub(super) fn check_indexes(&self, step: &str) {
+        for (i, verify) in self.indexes.iter().enumerate() {
+            let check = verify().expect("verify an index");
+            assert!(check.is_consistent(), "index {i} {step}: {check:?}");
         }
     }
 
