@@ -767,3 +767,68 @@ fn commands_read_a_migrated_table_where_its_rows_are() {
         .clone();
     assert_eq!(stats_names["entries"].as_u64(), Some(3), "{stats}");
 }
+
+#[test]
+fn check_verifies_indexes_against_their_rows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("indexed.redb");
+    let db = path.to_str().expect("utf-8 path").to_owned();
+    {
+        let storage = Storage::open(&path).expect("open");
+        let users = storage.rkyv_table::<u64, User>("users").expect("users");
+        let by_name = users
+            .unique_index("by_name", |u: &ArchivedUser| u.name.as_str().to_owned())
+            .expect("index");
+        for (id, name) in [(1u64, "ada"), (2, "grace")] {
+            users
+                .put(
+                    &id,
+                    &User {
+                        name: name.into(),
+                        age: 1,
+                    },
+                )
+                .expect("put");
+        }
+        assert!(by_name.verify().expect("verify").is_consistent());
+    }
+    let text = ok(&["check", &db]);
+    assert!(
+        text.contains(
+            "index      users.by_name: 2 entries by String (unique), all point to their rows"
+        ),
+        "{text}"
+    );
+    let report = json(&["check", &db, "--json"]);
+    assert_eq!(report["indexes"][0]["entries"], 2);
+    assert_eq!(report["indexes"][0]["bad_entries"], 0);
+    // Entries written around zerotable: one pointing nowhere, one indexing row 1 twice.
+    {
+        let storage = Storage::open(&path).expect("open");
+        storage
+            .write(|tx| {
+                let txn = tx.engine_txn();
+                txn.put(
+                    "zerotable.index.users.by_name",
+                    b"zed\0\0",
+                    &9u64.to_be_bytes(),
+                )?;
+                txn.put(
+                    "zerotable.index.users.by_name",
+                    b"bis\0\0",
+                    &1u64.to_be_bytes(),
+                )
+            })
+            .expect("damage");
+    }
+    fails(1, &["check", &db]);
+    let text = stdout(&zerotable(&["check", &db]));
+    assert!(
+        text.contains("points to row 0x0000000000000009, which does not exist"),
+        "{text}"
+    );
+    assert!(
+        text.contains("row 0x0000000000000001 is indexed twice"),
+        "{text}"
+    );
+}

@@ -1,12 +1,14 @@
 //! `zerotable check DB`: the engine's own integrity check (where it has one), every catalog
-//! record well-formed, every key of every typed table decoding by its table's key type, and
-//! no unfinished copy. Goes on past each problem to list them all.
+//! record well-formed, every key of every typed table decoding by its table's key type, every
+//! secondary index sound as far as its records can tell (`check_index.rs`), and no unfinished
+//! copy. Goes on past each problem to list them all.
 
 use std::ops::ControlFlow;
 
 use serde_json::json;
 use zerotable::{CATALOG_TABLE, Integrity, KeyRange, ReadOps, TableRecord};
 
+use crate::check_index::check_indexes;
 use crate::output::{self, Failure, Out};
 use crate::read::{begin_read, engine_tables, is_internal};
 use crate::{Outcome, open};
@@ -86,6 +88,7 @@ pub fn check(db: &str, json: bool) -> Result<Outcome, Failure> {
     for (name, record) in &records {
         tables.push(check_keys(&*reader, name, record, &mut problems));
     }
+    let indexes = check_indexes(&*reader, &records, &mut problems);
     drop(reader);
 
     let engine = storage.engine().name();
@@ -102,12 +105,26 @@ pub fn check(db: &str, json: bool) -> Result<Outcome, Failure> {
                 })
             })
             .collect();
+        let indexes: Vec<_> = indexes
+            .iter()
+            .map(|index| {
+                json!({
+                    "table": index.table,
+                    "name": index.name,
+                    "key": index.key,
+                    "unique": index.unique,
+                    "entries": index.entries,
+                    "bad_entries": index.bad_entries,
+                })
+            })
+            .collect();
         out.json(&json!({
             "ok": problems.is_empty(),
             "engine": engine,
             "integrity": integrity,
             "catalog_records": records.len(),
             "tables": tables,
+            "indexes": indexes,
             "notes": notes,
             "problems": problems,
         }))?;
@@ -122,6 +139,20 @@ pub fn check(db: &str, json: bool) -> Result<Outcome, Failure> {
             out.line(format!(
                 "table      {}: {} keys of {}, {verdict}",
                 table.name, table.entries, table.key
+            ))?;
+        }
+        for index in &indexes {
+            let verdict = match index.bad_entries {
+                0 => "all point to their rows".to_owned(),
+                bad => format!("{bad} bad"),
+            };
+            out.line(format!(
+                "index      {}.{}: {} entries by {}{}, {verdict}",
+                index.table,
+                index.name,
+                index.entries,
+                index.key,
+                if index.unique { " (unique)" } else { "" }
             ))?;
         }
         for note in &notes {

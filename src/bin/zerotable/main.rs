@@ -10,6 +10,7 @@
 
 mod admin;
 mod check;
+mod check_index;
 mod open;
 mod output;
 mod read;
