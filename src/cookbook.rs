@@ -139,6 +139,11 @@
 //! delete removes both rows. Reading goes the other way: the index gives the ids, the primary
 //! table the orders, both from one snapshot.
 //!
+//! The library keeps such indexes for you ([`crate::index`]: `Table::index`,
+//! `Table::unique_index`), in every typed write, with unique keys, builds over existing rows
+//! and verification; this recipe shows the mechanism, for an index no key function can
+//! compute (one fed from outside the row, say).
+//!
 //! Here a customer has at most one order at a given time. Where two can share it, make the id
 //! part of the index key — `(String, i64, u64)` with an empty value — so that entries never
 //! overwrite each other.
