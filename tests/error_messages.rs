@@ -441,6 +441,55 @@ fn a_nested_write_names_the_fix() {
 }
 
 #[test]
+fn index_errors_name_the_index_the_key_and_the_fix() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("indexed.redb");
+    let storage = Storage::open(&path).unwrap();
+    let accounts = storage.raw_table::<u64>("accounts").unwrap();
+    let by_login = accounts
+        .unique_index("by_login", |v: &[u8]| String::from_utf8_lossy(v).into_owned())
+        .unwrap();
+    accounts.put(&1, b"ada").unwrap();
+    let err = accounts.put(&2, b"ada").unwrap_err();
+    assert!(matches!(&err, Error::UniqueViolation { index, .. } if index == "by_login"));
+    assert_eq!(err.table(), Some("accounts"));
+    assert_says(
+        &err.to_string(),
+        &[
+            "unique index `by_login` of table `accounts`",
+            "key \"ada\"",
+            "row 0x0000000000000001",
+            "nothing was written",
+            "update or delete that row first",
+        ],
+    );
+    drop((by_login, accounts, storage));
+
+    // Reopened: writes wait for the index to be defined again.
+    let storage = Storage::open(&path).unwrap();
+    let accounts = storage.raw_table::<u64>("accounts").unwrap();
+    let err = accounts.put(&3, b"grace").unwrap_err();
+    assert!(matches!(
+        &err,
+        Error::Index { kind: zerotable::IndexErrorKind::NotDefined, .. }
+    ));
+    assert_says(
+        &err.to_string(),
+        &[
+            "index `by_login` of table `accounts`",
+            "not defined in this process",
+            "define it (Table::unique_index) before writing",
+            "Storage::drop_index",
+        ],
+    );
+    let err = accounts.index("by_login", |v: &[u8]| Some(v.len() as u32)).unwrap_err();
+    assert_says(
+        &err.to_string(),
+        &["defined as a unique index by String, not an index by u32", "drop it"],
+    );
+}
+
+#[test]
 fn a_table_type_mismatch_points_to_versions_and_migration() {
     let storage = Storage::in_memory();
     drop(storage.raw_table::<u64>("events").unwrap());

@@ -121,17 +121,48 @@ where
     .inspect_err(|_| unregister(index, false))
     .map_err(|e| e.on_table(&table.name))?;
     if needs_build {
-        if let Err(error) = build(index, options) {
-            // A unique violation (or a failure) leaves no half-built index behind.
-            unregister(index, true);
-            let _ = run_write(&*table.engine, WriteOptions::DEFAULT, |txn| {
-                record::forget(txn, &table.name, &wanted.name)?;
-                record::clear_entries(txn, wanted, native)
-            });
-            return Err(error);
-        }
+        // A unique violation, a failure or a panic of the key function leaves no half-built
+        // index behind.
+        let undo = Undo {
+            index,
+            native,
+            armed: true,
+        };
+        build(index, options)?;
+        undo.disarm();
     }
     Ok(())
+}
+
+/// Takes a failed build's index out of its table's upkeep and the catalog, when dropped armed
+/// (an error returned, or a panic unwinding).
+struct Undo<'a, K, IK, V: ?Sized, S> {
+    index: &'a Index<K, IK, V, S>,
+    native: bool,
+    armed: bool,
+}
+
+impl<K, IK, V: ?Sized, S> Undo<'_, K, IK, V, S> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl<K, IK, V: ?Sized, S> Drop for Undo<'_, K, IK, V, S> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        unregister(self.index, true);
+        let table = &self.index.table;
+        let record = self.index.maintainer.record();
+        // Best effort: if this fails too, the record stays `building` and the next definition
+        // builds the index again from the start.
+        let _ = run_write(&*table.engine, WriteOptions::DEFAULT, |txn| {
+            record::forget(txn, &table.name, &record.name)?;
+            record::clear_entries(txn, record, self.native)
+        });
+    }
 }
 
 fn register<K, IK, V: ?Sized, S>(index: &Index<K, IK, V, S>) {

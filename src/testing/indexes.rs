@@ -380,4 +380,39 @@ super::checks! {
         t.put(&4, &person("4b@x", "Oslo", 4)).unwrap();
         ix.assert_consistent("after rewriting a damaged row");
     }
+
+    /// A key function that panics: the write it was called for is rolled back and the table
+    /// stays usable; a build it breaks leaves no index behind.
+    fn a_panicking_key_function_rolls_back(f: &Fixture) {
+        let storage = f.storage();
+        let t = storage.raw_table::<u64>("t").unwrap();
+        let strict = t
+            .index("strict", |v: &[u8]| {
+                if v == b"boom" {
+                    panic::resume_unwind(Box::new("deliberate"));
+                }
+                Some(v.to_vec())
+            })
+            .unwrap();
+        t.put(&1, b"fine").unwrap();
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| t.put(&2, b"boom")));
+        assert!(outcome.is_err(), "the panic propagates");
+        assert!(!t.contains(&2).unwrap(), "the write was rolled back");
+        t.put(&3, b"also fine").unwrap();
+        assert!(strict.verify().unwrap().is_consistent());
+        storage.drop_index("t", "strict").unwrap();
+        // A build over a row the key function panics on.
+        t.put(&4, b"boom").unwrap();
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            t.index("fragile", |v: &[u8]| {
+                if v == b"boom" {
+                    panic::resume_unwind(Box::new("deliberate"));
+                }
+                Some(v.to_vec())
+            })
+        }));
+        assert!(outcome.is_err(), "the panic propagates");
+        assert!(storage.indexes("t").unwrap().is_empty(), "no index left behind");
+        t.put(&5, b"boom").unwrap(); // not refused, not maintained
+    }
 }

@@ -215,4 +215,17 @@ super::checks! {
         storage.drop_table("t").unwrap();
         assert_eq!(waiter.join().unwrap(), (true, true));
     }
+
+    /// A receiver ends once every storage and table handle of the database is gone, and
+    /// keeps what was queued until then.
+    fn receivers_end_with_the_last_handle(f: &Fixture) {
+        let storage = f.storage();
+        let t: RawTable<u64> = storage.raw_table("t").unwrap();
+        let (events, guard) = storage.subscribe(&t, ..).unwrap();
+        t.put(&1, b"x").unwrap();
+        drop((t, storage));
+        assert!(matches!(events.recv(), Some(Event::Change(_))));
+        assert!(events.recv().is_none(), "the stream ends");
+        drop(guard);
+    }
 }
