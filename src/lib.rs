@@ -55,6 +55,9 @@
 //!   catalog ([`TableRecord`]); [`error`]: the crate error and the engine error with its kinds.
 //!   Keys and bounds are taken borrowed: any [`KeyLike`] of the key type (`"ada"` for a
 //!   `String` key, `("ada", 7)` for a `(String, u64)` key), ranges as [`KeyBounds`].
+//! - [`index`]: secondary indexes kept by every typed write ([`Table::unique_index`],
+//!   [`Table::index`], [`Index`]); [`watch`]: change subscriptions delivered after commit, in
+//!   commit order ([`Storage::subscribe`], [`Events`]).
 //! - [`cookbook`]: complete recipes — paging, a reverse time window, an index table kept in the
 //!   same transaction, updating a struct through rkyv, a compare-and-swap loop, your own engine,
 //!   your own FlatBuffers schema.
