@@ -90,8 +90,8 @@ use self::catalog::{Catalog, FORMAT_KEY, FORMAT_VALUE, cf_name, parse_cf_name};
 #[cfg(feature = "testing")]
 pub use self::harness::RocksDbHarness;
 use crate::engine::{
-    Capabilities, Durability, Engine, Integrity, ReadBody, ReadTxn, WriteBody, WriteOptions,
-    WriteTxn, WriterGate, catch_engine_panic,
+    Capabilities, Durability, Engine, Found, Integrity, ReadBody, ReadTxn, WriteBody,
+    WriteOptions, WriteTxn, WriterGate, catch_engine_panic,
 };
 use crate::engines::{ByteSize, EngineOptions, OptionValue};
 use crate::error::{EngineError, EngineErrorKind, Error, Holder, Operation, Result};
@@ -721,6 +721,21 @@ impl Engine for RocksDbEngine {
     fn read(&self, body: &mut ReadBody<'_>) -> Result<()> {
         let snapshot = self.shared.begin_snapshot();
         body(&snapshot)
+    }
+
+    /// One RocksDB `Get` of the latest commit, without a snapshot (a single `Get` reads one
+    /// consistent state: taking and releasing a RocksDB snapshot costs two trips through the
+    /// database mutex). The catalog is pinned meanwhile, so the table's column family stays.
+    fn get(&self, table: &str, key: &[u8], found: &mut Found<'_>) -> Result<bool> {
+        catch_engine_panic(Some(table), Operation::Get, |caller| {
+            let pinned = self.shared.pin_catalog();
+            let Some(entry) = pinned.catalog.tables.get(table) else {
+                return Ok(false);
+            };
+            let handle = self.shared.handle(Some(table), &entry.cf, Operation::Get)?;
+            let options = rocksdb::ReadOptions::default();
+            read::get_pinned(&self.shared, &handle, &options, table, key, caller, found)
+        })
     }
 
     /// The transaction lives on the stack.

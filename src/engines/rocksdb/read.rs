@@ -61,6 +61,33 @@ impl Shared {
     }
 }
 
+/// The committed catalog, with the column families it names kept from reclaim (counted as a
+/// snapshot) while it lives: what a lone point read needs, without a RocksDB snapshot.
+pub(super) struct PinnedCatalog<'a> {
+    shared: &'a Shared,
+    pub(super) catalog: Arc<Catalog>,
+}
+
+impl Shared {
+    pub(super) fn pin_catalog(&self) -> PinnedCatalog<'_> {
+        let catalog = self
+            .catalog
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.snapshots.fetch_add(1, Ordering::SeqCst);
+        PinnedCatalog {
+            shared: self,
+            catalog: Arc::clone(&catalog),
+        }
+    }
+}
+
+impl Drop for PinnedCatalog<'_> {
+    fn drop(&mut self) {
+        self.shared.snapshots.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Drop for SnapshotParts<'_> {
     fn drop(&mut self) {
         self.shared.snapshots.fetch_sub(1, Ordering::SeqCst);
