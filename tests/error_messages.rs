@@ -447,7 +447,9 @@ fn index_errors_name_the_index_the_key_and_the_fix() {
     let storage = Storage::open(&path).unwrap();
     let accounts = storage.raw_table::<u64>("accounts").unwrap();
     let by_login = accounts
-        .unique_index("by_login", |v: &[u8]| String::from_utf8_lossy(v).into_owned())
+        .unique_index("by_login", |v: &[u8]| {
+            String::from_utf8_lossy(v).into_owned()
+        })
         .unwrap();
     accounts.put(&1, b"ada").unwrap();
     let err = accounts.put(&2, b"ada").unwrap_err();
@@ -471,7 +473,10 @@ fn index_errors_name_the_index_the_key_and_the_fix() {
     let err = accounts.put(&3, b"grace").unwrap_err();
     assert!(matches!(
         &err,
-        Error::Index { kind: zerotable::IndexErrorKind::NotDefined, .. }
+        Error::Index {
+            kind: zerotable::IndexErrorKind::NotDefined,
+            ..
+        }
     ));
     assert_says(
         &err.to_string(),
@@ -482,10 +487,15 @@ fn index_errors_name_the_index_the_key_and_the_fix() {
             "Storage::drop_index",
         ],
     );
-    let err = accounts.index("by_login", |v: &[u8]| Some(v.len() as u32)).unwrap_err();
+    let err = accounts
+        .index("by_login", |v: &[u8]| Some(v.len() as u32))
+        .unwrap_err();
     assert_says(
         &err.to_string(),
-        &["defined as a unique index by String, not an index by u32", "drop it"],
+        &[
+            "defined as a unique index by String, not an index by u32",
+            "drop it",
+        ],
     );
 }
 

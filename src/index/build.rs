@@ -250,13 +250,11 @@ where
         })
         .map_err(|e| e.on_table(&table.name))?;
         done += rows as u64;
-        if let Some(progress) = &mut options.progress {
-            if rows > 0 {
-                progress(IndexProgress {
-                    rows_done: done,
-                    rows_total: total,
-                });
-            }
+        if let Some(progress) = options.progress.as_mut().filter(|_| rows > 0) {
+            progress(IndexProgress {
+                rows_done: done,
+                rows_total: total,
+            });
         }
         match last {
             Some(last) => after = Some(last),

@@ -35,7 +35,10 @@ pub(crate) struct Registry {
 
 /// Every engine's registry, by the engine's address (weak both ways: the list keeps nothing
 /// alive, and a dead entry's address cannot be reused while its `Weak` is kept here).
-static REGISTRIES: Mutex<Vec<(Weak<dyn Engine>, Weak<Registry>)>> = Mutex::new(Vec::new());
+static REGISTRIES: Mutex<Vec<KnownRegistry>> = Mutex::new(Vec::new());
+
+/// An engine and its registry, both weakly.
+type KnownRegistry = (Weak<dyn Engine>, Weak<Registry>);
 
 impl Registry {
     /// The registry of `engine`, made on first use.

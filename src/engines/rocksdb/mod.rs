@@ -90,8 +90,8 @@ use self::catalog::{Catalog, FORMAT_KEY, FORMAT_VALUE, cf_name, parse_cf_name};
 #[cfg(feature = "testing")]
 pub use self::harness::RocksDbHarness;
 use crate::engine::{
-    Capabilities, Durability, Engine, Found, Integrity, ReadBody, ReadTxn, WriteBody,
-    WriteOptions, WriteTxn, WriterGate, catch_engine_panic,
+    Capabilities, Durability, Engine, Found, Integrity, ReadBody, ReadTxn, WriteBody, WriteOptions,
+    WriteTxn, WriterGate, catch_engine_panic,
 };
 use crate::engines::{ByteSize, EngineOptions, OptionValue};
 use crate::error::{EngineError, EngineErrorKind, Error, Holder, Operation, Result};
