@@ -138,15 +138,26 @@ impl NativeStore {
         let db = Builder::new()
             .create(&MODELS, dir.path().join("native.db"))
             .expect("open native_db");
-        NativeStore { db, indexes, _dir: dir }
+        NativeStore {
+            db,
+            indexes,
+            _dir: dir,
+        }
     }
 
     fn insert(&self, people: &[Person]) {
         let rw = self.db.rw_transaction().expect("rw");
         for p in people {
             match self.indexes {
-                Indexes::None => rw.insert(Plain { id: p.id, rest: rest(p) }),
-                Indexes::Email => rw.insert(OneKey { id: p.id, email: p.email.clone(), rest: rest(p) }),
+                Indexes::None => rw.insert(Plain {
+                    id: p.id,
+                    rest: rest(p),
+                }),
+                Indexes::Email => rw.insert(OneKey {
+                    id: p.id,
+                    email: p.email.clone(),
+                    rest: rest(p),
+                }),
                 Indexes::EmailAndName => rw.insert(TwoKeys {
                     id: p.id,
                     email: p.email.clone(),
@@ -189,12 +200,20 @@ impl ZeroStore {
         let by_name = match indexes {
             Indexes::EmailAndName => Some(
                 people
-                    .index("by_name", |p: &ArchivedPerson| Some(p.name.as_str().to_owned()))
+                    .index("by_name", |p: &ArchivedPerson| {
+                        Some(p.name.as_str().to_owned())
+                    })
                     .expect("index"),
             ),
             _ => None,
         };
-        ZeroStore { people, by_email, by_name, _storage: storage, _dir: dir }
+        ZeroStore {
+            people,
+            by_email,
+            by_name,
+            _storage: storage,
+            _dir: dir,
+        }
     }
 
     fn insert(&self, people: &[Person]) {
@@ -221,14 +240,28 @@ fn index_insert(c: &mut Criterion) {
         load(rows, |chunk| store.insert(chunk));
         let mut fresh = new_people(BATCH);
         group.bench_function(format!("zerotable, {}", indexes.label()), |b| {
-            b.iter_batched(&mut fresh, |batch| { store.insert(&batch); batch }, BatchSize::PerIteration)
+            b.iter_batched(
+                &mut fresh,
+                |batch| {
+                    store.insert(&batch);
+                    batch
+                },
+                BatchSize::PerIteration,
+            )
         });
         drop(store);
         let store = NativeStore::open(indexes);
         load(rows, |chunk| store.insert(chunk));
         let mut fresh = new_people(BATCH);
         group.bench_function(format!("native_db, {}", indexes.label()), |b| {
-            b.iter_batched(&mut fresh, |batch| { store.insert(&batch); batch }, BatchSize::PerIteration)
+            b.iter_batched(
+                &mut fresh,
+                |batch| {
+                    store.insert(&batch);
+                    batch
+                },
+                BatchSize::PerIteration,
+            )
         });
     }
     group.finish();
@@ -265,18 +298,29 @@ fn index_reads(c: &mut Criterion) {
         b.iter(|| zero.people.get(&next(), |p| p.revenue.to_native()).unwrap())
     });
     group.bench_function("zerotable, by unique index", |b| {
-        b.iter(|| by_email.get(next_email(), |_, p| p.revenue.to_native()).unwrap())
+        b.iter(|| {
+            by_email
+                .get(next_email(), |_, p| p.revenue.to_native())
+                .unwrap()
+        })
     });
     group.bench_function("native_db, by unique secondary key", |b| {
         b.iter(|| {
             let r = native.db.r_transaction().unwrap();
-            let row: Option<TwoKeys> = r.get().secondary(TwoKeysKey::email, next_email().to_owned()).unwrap();
+            let row: Option<TwoKeys> = r
+                .get()
+                .secondary(TwoKeysKey::email, next_email().to_owned())
+                .unwrap();
             row.map(|p| p.rest.revenue)
         })
     });
     group.finish();
 
-    let names: Vec<String> = (0..64u64).map(|i| person(i).name).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let names: Vec<String> = (0..64u64)
+        .map(|i| person(i).name)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut group = c.benchmark_group("index_range");
     group.throughput(Throughput::Elements(RANGE_ROWS as u64));
     group.bench_function("zerotable, non-unique index", |b| {
