@@ -333,8 +333,12 @@ fn typed_tables_run_on_a_user_engine() {
         .unwrap();
     assert_eq!(keys, [1u64.to_be_bytes().to_vec()]);
     // One engine transaction each: registering the table (a read of the catalog, then a
-    // write recording it), the put, the get and the scan.
-    assert_eq!(engine.transactions.load(Ordering::Relaxed), 5);
+    // write recording it), reading the indexes recorded for it (once per table and storage),
+    // the put, the get and the scan.
+    assert_eq!(engine.transactions.load(Ordering::Relaxed), 6);
+    // Opening it again is one read: the catalog's record matches, the indexes are known.
+    let _again = storage.raw_table::<u64>("cache").unwrap();
+    assert_eq!(engine.transactions.load(Ordering::Relaxed), 7);
 }
 
 #[test]
