@@ -237,34 +237,44 @@ fn index_insert(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     for indexes in Indexes::ALL {
         let store = ZeroStore::open(indexes);
-        load(rows, |chunk| store.insert(chunk));
-        let mut fresh = new_people(BATCH);
-        group.bench_function(format!("zerotable, {}", indexes.label()), |b| {
-            b.iter_batched(
-                &mut fresh,
-                |batch| {
-                    store.insert(&batch);
-                    batch
-                },
-                BatchSize::PerIteration,
-            )
-        });
+        bench_inserts(
+            &mut group,
+            format!("zerotable, {}", indexes.label()),
+            rows,
+            |people| store.insert(people),
+        );
         drop(store);
         let store = NativeStore::open(indexes);
-        load(rows, |chunk| store.insert(chunk));
-        let mut fresh = new_people(BATCH);
-        group.bench_function(format!("native_db, {}", indexes.label()), |b| {
-            b.iter_batched(
-                &mut fresh,
-                |batch| {
-                    store.insert(&batch);
-                    batch
-                },
-                BatchSize::PerIteration,
-            )
-        });
+        bench_inserts(
+            &mut group,
+            format!("native_db, {}", indexes.label()),
+            rows,
+            |people| store.insert(people),
+        );
     }
     group.finish();
+}
+
+/// Loads `rows` into a store through `insert`, then times one `insert` of `BATCH` new rows
+/// per iteration.
+fn bench_inserts(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: String,
+    rows: u64,
+    insert: impl Fn(&[Person]),
+) {
+    load(rows, &insert);
+    let mut fresh = new_people(BATCH);
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            &mut fresh,
+            |batch| {
+                insert(&batch);
+                batch
+            },
+            BatchSize::PerIteration,
+        )
+    });
 }
 
 fn index_reads(c: &mut Criterion) {
